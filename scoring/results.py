@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Finding:
+    """A non-fatal finding about a submission: a stable `code` (a warning flag) and a message
+    that is safe to show the participant (it speaks of their file, never of the labels)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class TaskScore:
     """One hidden task's result for one submission.
 
@@ -38,7 +47,7 @@ class ScoreCard:
 
     seed: int
     tasks: tuple[TaskScore, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[Finding, ...]
     config_fingerprint: str
     seconds: float = 0.0
 

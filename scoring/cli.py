@@ -1,0 +1,202 @@
+"""Standalone command-line tool, compatible with NeuCo-Bench's `main.py`. Reads and writes files.
+
+    python -m scoring evaluate --annotation_path DIR --submission_file F --output_dir DIR \
+        --config YAML --method_name NAME --phase PHASE [--exclude_file F] [--seed N] [--strict]
+    python -m scoring summarize --output_dir DIR --phase PHASE
+
+Exit codes: 0 success, 2 bad arguments or config, 3 the submission was rejected, 4 the
+annotation folder is unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from scoring.config import ConfigError, load_probe_config
+from scoring.engine import TaskOutcome, score_submission
+from scoring.labels import AnnotationError, load_tasks, select_tasks
+from scoring.reports import (
+    phase_leaderboard,
+    read_phase_runs,
+    run_folder,
+    write_leaderboard_csv,
+    write_run,
+)
+from scoring.submission import SubmissionError, load_submission
+
+
+class ProgressBar:
+    """tasks × splits progress on a terminal; silent when the stream is not a TTY."""
+
+    def __init__(self, stream: TextIO, total_splits: int, k: int) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.total = total_splits
+        self.k = k
+
+    def __call__(self, task_index: int, task_count: int, epoch: int, epochs: int) -> None:
+        if not self.enabled:
+            return
+        done = task_index * self.k + self.k * epoch / epochs
+        width = 30
+        filled = int(width * done / max(self.total, 1))
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] task {task_index + 1}/{task_count} "
+            f"· {done:,.0f}/{self.total:,} splits"
+        )
+        if task_index == task_count - 1 and epoch == epochs:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _read_exclude(path: Path | None) -> set[str]:
+    if path is None:
+        return set()
+    if not path.exists():
+        raise SubmissionError("exclude_file", f"exclude file not found: {path}")
+    return {line.strip() for line in path.read_text().splitlines() if line.strip()}
+
+
+def _write_plots(folder: Path, outcomes: list[TaskOutcome]) -> None:
+    from scoring import plots  # matplotlib only when plots are asked for
+
+    for outcome in outcomes:
+        score = outcome.score
+        task_dir = folder / score.task
+        plots.learning_curves_png(
+            task_dir / f"{score.task}_learning_curves.png", score.task, outcome.run, score.metric
+        )
+        if score.kind == "regr":
+            plots.parity_png(
+                task_dir / f"{score.task}_parity.png",
+                score.task,
+                outcome.run.best_test_pred,
+                outcome.test_targets,
+            )
+        else:
+            r = score.report
+            plots.confusion_png(
+                task_dir / f"{score.task}_confusion_matrix.png",
+                score.task,
+                r["confusion_tn"],
+                r["confusion_fp"],
+                r["confusion_fn"],
+                r["confusion_tp"],
+            )
+
+
+def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = load_probe_config(args.config)
+    if args.seed is not None:
+        config = config.replace(seed=args.seed)
+    tasks = select_tasks(load_tasks(args.annotation_path), config.task_filter)
+    expected = set().union(*(set(t.ids) for t in tasks))
+    table = load_submission(
+        args.submission_file,
+        expected,
+        embedding_dim=config.embedding_dim,
+        strict=args.strict,
+        standardize=config.standardize_embeddings,
+        exclude_ids=_read_exclude(args.exclude_file),
+    )
+    method = args.method_name or Path(args.submission_file).name.split(".")[0]
+    progress = ProgressBar(err, len(tasks) * config.k_folds, config.k_folds)
+    card, outcomes = score_submission(
+        table, tasks, config, config.seed, on_progress=progress, keep_outcomes=config.enable_plots
+    )
+    now = datetime.now(UTC)
+    folder = run_folder(args.output_dir, args.phase, method, now)
+    summary = write_run(folder, folder.name, card, config)
+    if config.enable_plots:
+        _write_plots(folder, outcomes)
+    for finding in card.warnings:
+        err.write(f"warning [{finding.code}]: {finding.message}\n")
+    out.write(f"{'task':28s} {'Q':>9s} {'mean':>9s} {'std':>8s} failed\n")
+    for t in card.tasks:
+        out.write(
+            f"{t.task:28s} {t.q:9.3f} {t.mean_score:9.4f} {t.std_score:8.4f} "
+            f"{t.failed_splits:3d}/{t.k}\n"
+        )
+    out.write(f"{'mean Q':28s} {card.mean_q:9.3f}   (seed {card.seed}, {card.seconds:.1f} s)\n")
+    out.write(f"results: {summary}\n")
+    if config.update_leaderboard:
+        return cmd_summarize(args, out, err)
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    runs = read_phase_runs(args.output_dir, args.phase)
+    if not runs:
+        out.write("No results to summarize.\n")
+        return 0
+    board = phase_leaderboard(
+        runs, getattr(args, "weight_exclude", None) or (), getattr(args, "ghost_std", None)
+    )
+    for name in board.dropped:
+        err.write(f"left out (a task's Q is missing): {name}\n")
+    if not board.rows:
+        out.write("No complete runs (all have missing metrics); nothing to rank.\n")
+        return 0
+    path = write_leaderboard_csv(args.output_dir, args.phase, runs, board, datetime.now(UTC))
+    out.write(f"{'rank':>4s}  {'experiment':40s} {'mean Q':>8s} {'weighted':>9s}\n")
+    for row in board.rows:
+        mean_q = f"{row.mean_q:8.3f}" if math.isfinite(row.mean_q) else "     nan"
+        out.write(f"{row.rank:4d}  {row.name[:40]:40s} {mean_q} {row.weighted_score:9.3f}\n")
+    out.write(f"Leaderboard CSV saved to {path}\n")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m scoring", description="NeuCo-Bench scoring engine (standalone mode)"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("evaluate", help="score one submission on an annotation folder")
+    ev.add_argument("--annotation_path", type=Path, required=True, help="folder of label CSVs")
+    ev.add_argument("--submission_file", type=Path, required=True, help=".csv, .csv.gz or .zip")
+    ev.add_argument("--output_dir", type=Path, default=Path("results"))
+    ev.add_argument("--config", type=Path, default=Path("config.yaml"))
+    ev.add_argument("--method_name", default=None, help="defaults to the file name's stem")
+    ev.add_argument("--phase", default="results")
+    ev.add_argument("--exclude_file", type=Path, default=None, help="ids to leave out, one a line")
+    ev.add_argument("--seed", type=int, default=None, help="split seed (default: config, 42)")
+    ev.add_argument(
+        "--strict",
+        action="store_true",
+        help="competition rules: reject missing ids and non-numeric cells instead of warning",
+    )
+    sm = sub.add_parser("summarize", help="rank every run of a phase into a leaderboard CSV")
+    sm.add_argument("--output_dir", type=Path, default=Path("results"))
+    sm.add_argument("--phase", default="results")
+    sm.add_argument(
+        "--weight-exclude",
+        action="append",
+        metavar="EXPERIMENT",
+        help="leave this entry out of the task weights (repeatable), e.g. a random baseline",
+    )
+    sm.add_argument(
+        "--ghost-std", type=float, default=None, help="ghost-task stabiliser spread (Q units)"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "evaluate":
+            return cmd_evaluate(args, out, err)
+        return cmd_summarize(args, out, err)
+    except ConfigError as exc:
+        err.write(f"error: {exc}\n")
+        return 2
+    except SubmissionError as exc:
+        err.write(f"submission rejected [{exc.code}]: {exc.message}\n")
+        return 3
+    except (AnnotationError, FileNotFoundError) as exc:
+        err.write(f"error: {exc}\n")
+        return 4

@@ -1,0 +1,143 @@
+"""Load a hidden-task annotation folder: one `<task>__<regr|cls>.csv` per task. Reads files only.
+
+Rows keep the label file's order: with split seed 42 that order reproduces the reference's
+splits, so a label file (including its row order) is part of the benchmark's identity.
+Rows with an empty label are skipped, as the reference does.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+KINDS = {"regr": "regr", "regression": "regr", "cls": "cls", "classification": "cls"}
+TASK_FILE = re.compile(r"^(?P<task>[A-Za-z0-9][A-Za-z0-9_.\-]*?)__(?P<kind>[A-Za-z]+)\.csv$")
+
+
+class AnnotationError(ValueError):
+    """The annotation folder or one of its files is unusable; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One hidden task: ids and float labels in label-file order."""
+
+    name: str
+    kind: str  # "regr" | "cls"
+    ids: tuple[str, ...]
+    labels: np.ndarray  # (n,) float64
+    skipped_empty: int = 0
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.ids)
+
+
+def _parse_task_file(path: Path) -> Task:
+    match = TASK_FILE.match(path.name)
+    if not match:
+        raise AnnotationError(
+            f"{path.name}: label files must be named <task>__<regr|cls>.csv, "
+            "e.g. biomass_mean__regr.csv"
+        )
+    kind = KINDS.get(match["kind"].lower())
+    if kind is None:
+        raise AnnotationError(
+            f"{path.name}: task type '{match['kind']}' is not regr or cls "
+            "(rename the file to <task>__regr.csv or <task>__cls.csv)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(f"{path.name}: not UTF-8 text ({exc.reason})") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if header is None:
+        raise AnnotationError(f"{path.name}: the file is empty; expected a header 'id,label'")
+    header = [h.strip() for h in header]
+    if "id" not in header or "label" not in header:
+        raise AnnotationError(
+            f"{path.name}: the header must contain columns 'id' and 'label', got {header!r}"
+        )
+    id_col, label_col = header.index("id"), header.index("label")
+    ids: list[str] = []
+    labels: list[float] = []
+    skipped = 0
+    seen: dict[str, int] = {}
+    for line_no, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) <= max(id_col, label_col):
+            raise AnnotationError(f"{path.name}: line {line_no} has too few fields: {row!r}")
+        raw_id, raw_label = row[id_col].strip(), row[label_col].strip()
+        if raw_label == "":
+            skipped += 1
+            continue
+        if raw_id == "":
+            raise AnnotationError(f"{path.name}: line {line_no} has an empty id")
+        try:
+            value = float(raw_label)
+        except ValueError:
+            raise AnnotationError(
+                f"{path.name}: line {line_no}: label {raw_label!r} is not a number"
+            ) from None
+        if not math.isfinite(value):
+            raise AnnotationError(f"{path.name}: line {line_no}: label {raw_label!r} is not finite")
+        if raw_id in seen:
+            raise AnnotationError(
+                f"{path.name}: id {raw_id!r} appears twice (lines {seen[raw_id]} and {line_no})"
+            )
+        seen[raw_id] = line_no
+        ids.append(raw_id)
+        labels.append(value)
+    if len(ids) < 2:
+        raise AnnotationError(f"{path.name}: needs at least 2 labelled rows, found {len(ids)}")
+    values = np.asarray(labels, dtype=np.float64)
+    if values.min() == values.max():
+        raise AnnotationError(
+            f"{path.name}: every label is {values[0]:g}; a constant task cannot be scored "
+            "(min-max normalisation would divide by zero)"
+        )
+    if kind == "cls" and not np.isin(values, (0.0, 1.0)).all():
+        bad = values[~np.isin(values, (0.0, 1.0))][0]
+        raise AnnotationError(f"{path.name}: classification labels must be 0 or 1, found {bad:g}")
+    return Task(match["task"], kind, tuple(ids), values, skipped)
+
+
+def load_tasks(folder: Path) -> tuple[Task, ...]:
+    """All tasks of an annotation folder, sorted by task name."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise AnnotationError(f"annotation folder not found: {folder}")
+    if not folder.is_dir():
+        raise AnnotationError(f"annotation path is not a folder: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+    if not files:
+        raise AnnotationError(
+            f"no <task>__<regr|cls>.csv files in {folder}; put one label file per task there"
+        )
+    tasks = [_parse_task_file(p) for p in files]
+    names = [t.name for t in tasks]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise AnnotationError(f"task(s) defined twice in {folder}: {', '.join(dupes)}")
+    return tuple(sorted(tasks, key=lambda t: t.name))
+
+
+def select_tasks(tasks: tuple[Task, ...], task_filter: tuple[str, ...] | None) -> tuple[Task, ...]:
+    """Keep the tasks named in task_filter (None keeps all); unknown names are an error."""
+    if task_filter is None:
+        return tasks
+    known = {t.name for t in tasks}
+    unknown = [n for n in task_filter if n not in known]
+    if unknown:
+        raise AnnotationError(
+            f"task_filter names unknown task(s): {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return tuple(t for t in tasks if t.name in set(task_filter))
