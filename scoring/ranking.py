@@ -14,9 +14,15 @@ Two documented options the protocol motivates:
 - `weight_exclude`: names whose Q rows do not enter the task weights (e.g. organiser baselines:
   a deliberately bad random baseline inflates the weight of tasks everybody else solves). They are
   still ranked and shown.
-- `ghost_std`: the paper's "ghost task" stabiliser (Eq. 8): a virtual task that every entry
-  ranks equally on, with a fixed spread `ghost_std` in Q units. It joins the denominator of the
-  weights, so that when every real task's spread is tiny the weights no longer amplify noise.
+- `ghost_std`: a "ghost task" stabiliser after the paper's Eq. 8 (A.3): a virtual task with a
+  fixed spread `ghost_std` (in Q units) joins the weights, w_t = s_t / (sum_t s_t + ghost_std),
+  w_ghost = ghost_std / (sum_t s_t + ghost_std), and each entry's rank on it is its plain mean
+  rank over the real tasks. The weighted score becomes sum_t (w_t + w_ghost / T) * rank_t: when
+  every real spread is tiny compared with `ghost_std` the weights tend to equal weights instead
+  of amplifying noise; when the spreads are large it changes little. (The paper's exact form of
+  Eq. 8 could not be consulted offline; this is our reading of its stated purpose, documented in
+  docs/scoring.md. A ghost rank that is the same for every entry would be a no-op, since it only
+  rescales and shifts every weighted score alike.)
 """
 
 from __future__ import annotations
@@ -109,9 +115,8 @@ def rank_entries(
     # Same expression as the reference so that tied entries tie to the last bit.
     weighted = (ranks * weights).sum(axis=1)
     if ghost_std is not None:
-        # Every entry shares rank 1 on the ghost task: a common offset that keeps the scale
-        # comparable with the unstabilised score.
-        weighted = weighted + (1.0 - weights.sum())
+        # The ghost task's rank is the entry's mean rank over the real tasks.
+        weighted = weighted + (1.0 - weights.sum()) * ranks.mean(axis=1)
     final = min_ranks_ascending(weighted)
     mean_q = q.mean(axis=1)
 
