@@ -1,0 +1,694 @@
+"""The scoring database: submissions, their evaluations (per-task and per-split scores) and an
+event log of every state change, through SQLAlchemy Core (tables in `worker.store_schema`).
+
+I/O: connects to the database named by the URL passed to `SqlScoreStore` (a SQLite file, or
+PostgreSQL through psycopg). No clock inside: every time is passed in, timezone-aware.
+
+State machine of a submission (every arrow appends an event in the same transaction):
+
+    (new) --upsert_submission--> received --try_claim--> running --record_evaluation--> finished
+    running --record_failure(participant, or internal with no attempts left)--> failed
+    running --record_failure(internal, attempts left)--> received
+    running, lease expired --try_claim--> running (attempts + 1, "reclaimed from <owner>")
+    received | running --mark_cancelled--> cancelled
+    finished | failed | running with an expired lease --reset_for_rescore--> received
+
+`attempts` counts claims (scoring attempts started), so crashes of the worker that the reaper
+recovers count as much as reported internal errors; a rescore sets it back to 0.
+
+Exactly-once rests on compare-and-set: a transaction reads the row, then writes with a single
+conditional UPDATE whose WHERE re-checks the state it read (status, lease owner, expiry) and looks
+at the rowcount; whoever changed the row first wins, the other sees 0 rows. On PostgreSQL the
+UPDATE waits for the row lock and re-evaluates its WHERE; on SQLite every write transaction starts
+with BEGIN IMMEDIATE, so it waits (busy timeout) instead of failing with SQLITE_BUSY when another
+process committed between its read and its write.
+
+"Holding the lease" means being the `lease_owner` of a `running` row. An expired lease is not
+revoked until another worker reclaims it: a slow worker that finishes first may still record its
+(correct) result, and once the row is reclaimed its writes raise `LeaseLost` and write nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from scoring.results import ScoreCard
+from worker.errors import WorkerError
+from worker.store_schema import (
+    ERROR_KINDS,
+    SOURCES,
+    BoardEntry,
+    EvaluationRecord,
+    Event,
+    StoredSubmission,
+    SubmissionInfo,
+    check_card,
+    evaluations,
+    events,
+    findings_from_json,
+    findings_json,
+    inbox_keys,
+    metadata,
+    none_if_nan,
+    split_rows,
+    split_scores,
+    submission_from_row,
+    submissions,
+    task_rows,
+    task_score_from_rows,
+    task_scores,
+)
+
+__all__ = [
+    "BoardEntry",
+    "EvaluationRecord",
+    "Event",
+    "LeaseLost",
+    "SqlScoreStore",
+    "StoredSubmission",
+    "SubmissionInfo",
+]
+
+RECEIVED = "received"
+RUNNING = "running"
+FINISHED = "finished"
+FAILED = "failed"
+CANCELLED = "cancelled"
+_READ_ONLY = "neuco_read_only"  # execution option: a SQLite read transaction needs no write lock
+_SCHEMA_LOCK = 7_311_004  # PostgreSQL advisory lock key: concurrent create_schema() calls queue
+
+
+class LeaseLost(WorkerError):
+    """The caller no longer holds the lease of a running submission; nothing was written."""
+
+
+@dataclass(frozen=True)
+class _Move:
+    """A state change decided on a row read in the transaction; `guard` re-checks, in the
+    UPDATE's WHERE, the state the decision was made on (the compare in compare-and-set)."""
+
+    guard: ColumnElement[bool]
+    status: str
+    values: dict[str, Any]
+    detail: str
+
+
+def _lease_expired(row: Row[Any], now: datetime) -> bool:
+    return row.status == RUNNING and row.lease_until is not None and row.lease_until <= now
+
+
+def _same_expired_lease(row: Row[Any], now: datetime) -> ColumnElement[bool]:
+    """WHERE clause: still running under the same, expired lease (nobody reclaimed or renewed)."""
+    s = submissions.c
+    return (s.status == RUNNING) & (s.lease_owner == row.lease_owner) & (s.lease_until <= now)
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value!r}")
+    return value
+
+
+def _lease(now: datetime, lease_seconds: float) -> datetime:
+    if not lease_seconds > 0:
+        raise ValueError(f"lease_seconds must be positive, got {lease_seconds!r}")
+    return _aware(now, "now") + timedelta(seconds=lease_seconds)
+
+
+class SqlScoreStore:
+    """The scoring database on SQLite (`sqlite:///path.db`) or PostgreSQL
+    (`postgresql+psycopg://user@host:5432/db`)."""
+
+    def __init__(
+        self, url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: int = 10
+    ) -> None:
+        parsed = make_url(url)
+        self._dialect = parsed.get_backend_name()
+        if self._dialect == "sqlite":
+            self._engine = create_engine(parsed, connect_args={"timeout": busy_timeout_s})
+            event.listen(self._engine, "connect", _sqlite_on_connect)
+            event.listen(self._engine, "begin", _sqlite_on_begin)
+        elif self._dialect == "postgresql":
+            args = (
+                {} if "connect_timeout" in parsed.query else {"connect_timeout": connect_timeout_s}
+            )
+            self._engine = create_engine(parsed, connect_args=args, pool_pre_ping=True)
+        else:
+            raise ValueError(
+                f"unsupported database {self._dialect!r} in URL: use sqlite or postgresql"
+            )
+
+    def __repr__(self) -> str:
+        return f"SqlScoreStore({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def create_schema(self) -> None:
+        """Create missing tables and indexes (idempotent; safe to call from every worker)."""
+        with self._engine.begin() as conn:
+            if self._dialect == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+            metadata.create_all(conn)
+
+    # -- transactions -----------------------------------------------------------------------
+
+    def _writing(self) -> AbstractContextManager[Connection]:
+        return self._engine.begin()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_READ_ONLY: True})
+            yield conn
+
+    def _insert(self, table: Table) -> Any:
+        """INSERT with ON CONFLICT support (race-safe idempotent inserts) for this backend."""
+        return (postgresql if self._dialect == "postgresql" else sqlite).insert(table)
+
+    @staticmethod
+    def _log(
+        conn: Connection, source: str, pk: int, at: datetime, old: str | None, new: str, detail: str
+    ) -> None:
+        conn.execute(
+            events.insert().values(
+                source=source, pk=pk, at=at, from_status=old, to_status=new, detail=detail
+            )
+        )
+
+    @staticmethod
+    def _state(conn: Connection, source: str, pk: int) -> Row[Any] | None:
+        s = submissions.c
+        query = select(s.id, s.status, s.attempts, s.reported, s.lease_owner, s.lease_until)
+        return conn.execute(query.where(s.source == source, s.pk == pk)).first()
+
+    # -- submissions ------------------------------------------------------------------------
+
+    def allocate_inbox_pk(self, path_key: str) -> int:
+        """A stable pk for a local inbox file, e.g. "dev/team-a/emb.csv@<sha256>" (idempotent)."""
+        with self._writing() as conn:
+            conn.execute(
+                self._insert(inbox_keys).values(path_key=path_key).on_conflict_do_nothing()
+            )
+            query = select(inbox_keys.c.pk).where(inbox_keys.c.path_key == path_key)
+            return int(conn.execute(query).scalar_one())
+
+    def upsert_submission(self, rec: SubmissionInfo) -> StoredSubmission:
+        """Insert as `received` if new; else refresh team, method and flags, never the status."""
+        if rec.source not in SOURCES:
+            raise ValueError(f"unknown source {rec.source!r}, expected one of {SOURCES}")
+        _aware(rec.submitted_at, "submitted_at")
+        _aware(rec.received_at, "received_at")
+        meta = dict(
+            team_pk=rec.team_pk,
+            team_name=rec.team_name,
+            method_name=rec.method_name,
+            is_public=rec.is_public,
+            is_baseline=rec.is_baseline,
+        )
+        s = submissions.c
+        with self._writing() as conn:
+            inserted = conn.execute(
+                self._insert(submissions)
+                .values(
+                    source=rec.source,
+                    pk=rec.pk,
+                    phase=rec.phase,
+                    submitted_at=rec.submitted_at,
+                    received_at=rec.received_at,
+                    status=RECEIVED,
+                    attempts=0,
+                    reported=False,
+                    warnings="[]",
+                    **meta,
+                )
+                .on_conflict_do_nothing(index_elements=["source", "pk"])
+                .returning(s.id)
+            ).first()
+            if inserted is not None:  # no row: it existed (RETURNING, as rowcount is -1 on psycopg)
+                self._log(conn, rec.source, rec.pk, rec.received_at, None, RECEIVED, "received")
+            else:
+                conn.execute(
+                    update(submissions).where(s.source == rec.source, s.pk == rec.pk).values(**meta)
+                )
+            row = conn.execute(
+                select(submissions).where(s.source == rec.source, s.pk == rec.pk)
+            ).one()
+        return submission_from_row(row)
+
+    def get(self, source: str, pk: int) -> StoredSubmission | None:
+        s = submissions.c
+        with self._reading() as conn:
+            row = conn.execute(select(submissions).where(s.source == source, s.pk == pk)).first()
+        return None if row is None else submission_from_row(row)
+
+    def _move(
+        self, source: str, pk: int, now: datetime, decide: Callable[[Row[Any]], _Move | None]
+    ) -> bool:
+        """Compare-and-set: read the state, let `decide` pick a move, apply it if still valid."""
+        _aware(now, "now")
+        with self._writing() as conn:
+            row = self._state(conn, source, pk)
+            move = None if row is None else decide(row)
+            if row is None or move is None:
+                return False
+            done = conn.execute(
+                update(submissions)
+                .where(submissions.c.id == row.id, move.guard)
+                .values(status=move.status, **move.values)
+            )
+            if done.rowcount != 1:
+                return False  # somebody else changed the row since we read it
+            self._log(conn, source, pk, now, row.status, move.status, move.detail)
+        return True
+
+    def try_claim(
+        self, source: str, pk: int, worker_id: str, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Compare-and-set to `running` from `received`, or from `running` with an expired lease
+        (attempts + 1 either way).
+
+        False if another worker holds a live lease, the submission is unknown or in a final
+        state, or another claim won the race.
+        """
+        claim = dict(
+            attempts=submissions.c.attempts + 1,
+            started_at=now,
+            finished_at=None,
+            lease_owner=worker_id,
+            lease_until=_lease(now, lease_seconds),
+        )
+
+        def decide(row: Row[Any]) -> _Move | None:
+            if row.status == RECEIVED:
+                guard = submissions.c.status == RECEIVED
+                return _Move(guard, RUNNING, claim, f"claimed by {worker_id}")
+            if _lease_expired(row, now):
+                detail = f"lease expired, reclaimed from {row.lease_owner} by {worker_id}"
+                return _Move(_same_expired_lease(row, now), RUNNING, claim, detail)
+            return None
+
+        return self._move(source, pk, now, decide)
+
+    def renew_lease(
+        self, source: str, pk: int, worker_id: str, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Extend the caller's lease to now + lease_seconds; False if it is no longer the owner."""
+        until = _lease(now, lease_seconds)
+        s = submissions.c
+        with self._writing() as conn:
+            renewed = conn.execute(
+                update(submissions)
+                .where(s.source == source, s.pk == pk, s.status == RUNNING)
+                .where(s.lease_owner == worker_id)
+                .values(lease_until=until)
+            )
+        return renewed.rowcount == 1
+
+    def _release(
+        self, conn: Connection, row: Row[Any] | None, worker_id: str, values: dict[str, Any]
+    ) -> Row[Any]:
+        """Leave `running` if `worker_id` holds the lease (as read in `row`), else LeaseLost."""
+        if row is None or row.status != RUNNING or row.lease_owner != worker_id:
+            raise LeaseLost(f"{worker_id} does not hold the lease")
+        s = submissions.c
+        done = conn.execute(
+            update(submissions)
+            .where(s.id == row.id, s.status == RUNNING, s.lease_owner == worker_id)
+            .where(s.attempts == row.attempts)
+            .values(lease_owner=None, lease_until=None, reported=False, reported_at=None, **values)
+        )
+        if done.rowcount != 1:
+            raise LeaseLost(f"{worker_id} lost the lease during the update")
+        return row
+
+    def record_evaluation(
+        self,
+        source: str,
+        pk: int,
+        worker_id: str,
+        card: ScoreCard,
+        started_at: datetime,
+        finished_at: datetime,
+    ) -> int:
+        """Store a scoring run and mark the submission finished, in one transaction.
+
+        Returns the evaluation id. Raises LeaseLost (writing nothing) if the caller no longer
+        holds the lease.
+        """
+        _aware(started_at, "started_at")
+        _aware(finished_at, "finished_at")
+        check_card(card)
+        warnings = findings_json(card.warnings)
+        mean_q = card.mean_q
+        with self._writing() as conn:
+            finished = dict(
+                status=FINISHED,
+                finished_at=finished_at,
+                error_kind=None,
+                error_message=None,
+                mean_q=none_if_nan(mean_q),
+                seed=card.seed,
+                warnings=warnings,
+            )
+            row = self._release(conn, self._state(conn, source, pk), worker_id, finished)
+            evaluation_id = conn.execute(
+                evaluations.insert().values(
+                    submission_id=row.id,
+                    worker_id=worker_id,
+                    seed=card.seed,
+                    config_fingerprint=card.config_fingerprint,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    seconds=float(card.seconds),
+                    mean_q=mean_q,
+                    k=max((t.k for t in card.tasks), default=0),
+                    n_tasks=len(card.tasks),
+                    warnings=warnings,
+                )
+            ).inserted_primary_key[0]
+            if card.tasks:
+                conn.execute(task_scores.insert(), task_rows(evaluation_id, card.tasks))
+            splits = split_rows(evaluation_id, card.tasks)
+            if splits:
+                conn.execute(split_scores.insert(), splits)
+            conn.execute(
+                update(submissions)
+                .where(submissions.c.id == row.id)
+                .values(current_evaluation_id=evaluation_id)
+            )
+            detail = f"evaluation {evaluation_id}: mean Q {mean_q:.6g}"
+            self._log(conn, source, pk, finished_at, RUNNING, FINISHED, detail)
+        return int(evaluation_id)
+
+    def record_failure(
+        self,
+        source: str,
+        pk: int,
+        worker_id: str,
+        kind: Literal["participant", "internal"],
+        message: str,
+        now: datetime,
+        max_internal_attempts: int,
+    ) -> str:
+        """Record a failed attempt and return the new status: participant -> failed; internal ->
+        received (to be retried) while attempts < max_internal_attempts, else failed.
+
+        Raises LeaseLost (writing nothing) if the caller no longer holds the lease.
+        """
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"kind must be one of {ERROR_KINDS}, got {kind!r}")
+        if max_internal_attempts < 1:
+            raise ValueError(f"max_internal_attempts must be >= 1, got {max_internal_attempts!r}")
+        _aware(now, "now")
+        with self._writing() as conn:
+            row = self._state(conn, source, pk)
+            attempts = 0 if row is None else row.attempts
+            retry = kind == "internal" and attempts < max_internal_attempts
+            status = RECEIVED if retry else FAILED
+            self._release(
+                conn,
+                row,
+                worker_id,
+                dict(
+                    status=status,
+                    error_kind=kind,
+                    error_message=message,
+                    finished_at=None if retry else now,
+                ),
+            )
+            if kind == "internal":
+                detail = f"internal error, attempt {attempts} of {max_internal_attempts}: {message}"
+            else:
+                detail = f"participant error: {message}"
+            self._log(conn, source, pk, now, RUNNING, status, detail)
+        return status
+
+    def mark_reported(self, source: str, pk: int, now: datetime) -> bool:
+        """EvalAI has been told the final state. False if not finished/failed or already marked.
+
+        The status does not change; the event (status -> same status, "reported") dates it.
+        """
+        s = submissions.c
+
+        def decide(row: Row[Any]) -> _Move | None:
+            if row.status not in (FINISHED, FAILED) or row.reported:
+                return None
+            guard = (s.status == row.status) & s.reported.is_(False)
+            return _Move(guard, row.status, dict(reported=True, reported_at=now), "reported")
+
+        return self._move(source, pk, now, decide)
+
+    def mark_cancelled(self, source: str, pk: int, now: datetime, detail: str) -> bool:
+        """received/running -> cancelled; a running worker's later writes raise LeaseLost."""
+        values = dict(finished_at=now, lease_owner=None, lease_until=None)
+
+        def decide(row: Row[Any]) -> _Move | None:
+            if row.status not in (RECEIVED, RUNNING):
+                return None
+            return _Move(submissions.c.status == row.status, CANCELLED, values, detail)
+
+        return self._move(source, pk, now, decide)
+
+    def reset_for_rescore(self, source: str, pk: int, now: datetime, reason: str) -> bool:
+        """finished/failed (any kind), or running with an expired lease -> received.
+
+        reported False, attempts 0, error and lease cleared. Old evaluations stay (history), and
+        `current_evaluation_id`, `mean_q`, `seed` keep pointing at the last one until a new
+        evaluation replaces them. False (no change) if received, cancelled or leased.
+        """
+        values = dict(
+            reported=False,
+            reported_at=None,
+            attempts=0,
+            error_kind=None,
+            error_message=None,
+            started_at=None,
+            finished_at=None,
+            lease_owner=None,
+            lease_until=None,
+        )
+        detail = f"rescore: {reason}"
+
+        def decide(row: Row[Any]) -> _Move | None:
+            if row.status in (FINISHED, FAILED):
+                return _Move(submissions.c.status == row.status, RECEIVED, values, detail)
+            if _lease_expired(row, now):
+                return _Move(_same_expired_lease(row, now), RECEIVED, values, detail)
+            return None
+
+        return self._move(source, pk, now, decide)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def _submissions(self, *conditions: Any) -> list[StoredSubmission]:
+        s = submissions.c
+        query = select(submissions).where(*conditions).order_by(s.submitted_at, s.source, s.pk)
+        with self._reading() as conn:
+            return [submission_from_row(row) for row in conn.execute(query)]
+
+    def unreported(self, now: datetime) -> list[StoredSubmission]:
+        """Finished/failed at or before `now` whose final state EvalAI has not been told.
+
+        Pass now minus a grace period to leave fresh results to the worker that recorded them.
+        """
+        s = submissions.c
+        return self._submissions(
+            s.status.in_((FINISHED, FAILED)),
+            s.reported.is_(False),
+            s.finished_at <= _aware(now, "now"),
+        )
+
+    def expired_leases(self, now: datetime) -> list[StoredSubmission]:
+        """Running submissions whose lease ended at or before `now` (a dead worker's)."""
+        s = submissions.c
+        return self._submissions(s.status == RUNNING, s.lease_until <= _aware(now, "now"))
+
+    def list_submissions(
+        self, phase: str | None = None, status: str | None = None, source: str | None = None
+    ) -> list[StoredSubmission]:
+        s = submissions.c
+        conditions = [
+            column == value
+            for column, value in ((s.phase, phase), (s.status, status), (s.source, source))
+            if value is not None
+        ]
+        return self._submissions(*conditions)
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """{phase: {status: count}} over all submissions."""
+        s = submissions.c
+        query = select(s.phase, s.status, func.count()).group_by(s.phase, s.status)
+        counts: dict[str, dict[str, int]] = {}
+        with self._reading() as conn:
+            for phase, status, n in conn.execute(query):
+                counts.setdefault(phase, {})[status] = int(n)
+        return counts
+
+    def events(self, source: str, pk: int) -> list[Event]:
+        e = events.c
+        query = select(events).where(e.source == source, e.pk == pk).order_by(e.id)
+        with self._reading() as conn:
+            return [Event(**row._mapping) for row in conn.execute(query)]
+
+    def evaluation_ids(self, source: str, pk: int) -> list[int]:
+        """Every stored evaluation of a submission, oldest first (the rescore history)."""
+        s, ev = submissions.c, evaluations.c
+        query = (
+            select(ev.id)
+            .join_from(evaluations, submissions, ev.submission_id == s.id)
+            .where(s.source == source, s.pk == pk)
+            .order_by(ev.id)
+        )
+        with self._reading() as conn:
+            return [int(i) for i in conn.execute(query).scalars()]
+
+    def evaluation(self, evaluation_id: int) -> EvaluationRecord:
+        """One evaluation with its task and split scores; KeyError if there is none."""
+        s, ev, ts, ss = submissions.c, evaluations.c, task_scores.c, split_scores.c
+        with self._reading() as conn:
+            head = conn.execute(
+                select(evaluations, s.source, s.pk)
+                .join_from(evaluations, submissions, ev.submission_id == s.id)
+                .where(ev.id == evaluation_id)
+            ).first()
+            if head is None:
+                raise KeyError(f"no evaluation with id {evaluation_id!r}")
+            tasks = conn.execute(
+                select(task_scores).where(ts.evaluation_id == evaluation_id).order_by(ts.position)
+            ).all()
+            splits = conn.execute(
+                select(ss.task, ss.score, ss.best_epoch)
+                .where(ss.evaluation_id == evaluation_id)
+                .order_by(ss.task, ss.split_index)
+            ).all()
+        per_task: dict[str, list[Row[Any]]] = {}
+        for split in splits:
+            per_task.setdefault(split.task, []).append(split)
+        return EvaluationRecord(
+            id=head.id,
+            source=head.source,
+            pk=head.pk,
+            worker_id=head.worker_id,
+            seed=head.seed,
+            config_fingerprint=head.config_fingerprint,
+            started_at=head.started_at,
+            finished_at=head.finished_at,
+            seconds=head.seconds,
+            mean_q=head.mean_q,
+            k=head.k,
+            warnings=findings_from_json(head.warnings),
+            tasks=tuple(task_score_from_rows(t, per_task.get(t.task, [])) for t in tasks),
+        )
+
+    def board_entries(
+        self, phase: str, policy: Literal["latest", "best"], include_private: bool = False
+    ) -> list[BoardEntry]:
+        """Leaderboard candidates of a phase, best mean Q first (ranking is scoring.ranking's).
+
+        Per team (team_pk, else team_name) the latest finished submission (by submitted_at, then
+        pk) or the best by mean Q (ties: the earlier one); only public ones unless
+        include_private. Every finished baseline is its own entry, public or not, as on EvalAI.
+        """
+        if policy not in ("latest", "best"):
+            raise ValueError(f"policy must be 'latest' or 'best', got {policy!r}")
+        s = submissions.c
+        finished = self._submissions(
+            s.phase == phase, s.status == FINISHED, s.current_evaluation_id.is_not(None)
+        )
+        chosen = _board_picks(finished, policy, include_private)
+        task_q = self._task_q([sub.current_evaluation_id for sub, _, _ in chosen])
+        entries = [
+            BoardEntry(
+                submission=sub,
+                team_key=sub.team_key,
+                task_q=task_q.get(sub.current_evaluation_id, {}),
+                mean_q=math.nan if sub.mean_q is None else sub.mean_q,
+                n_submissions=n,
+                last_submitted_at=last,
+            )
+            for sub, n, last in chosen
+        ]
+        return sorted(entries, key=lambda e: (-_q_key(e.mean_q), e.submission.submitted_at))
+
+    def _task_q(self, evaluation_ids: list[int | None]) -> dict[int, dict[str, float]]:
+        ts = task_scores.c
+        ids = [i for i in evaluation_ids if i is not None]
+        if not ids:
+            return {}
+        query = (
+            select(ts.evaluation_id, ts.task, ts.q)
+            .where(ts.evaluation_id.in_(ids))
+            .order_by(ts.evaluation_id, ts.position)
+        )
+        out: dict[int, dict[str, float]] = {}
+        with self._reading() as conn:
+            for evaluation_id, task, q in conn.execute(query):
+                out.setdefault(evaluation_id, {})[task] = q
+        return out
+
+
+def _board_picks(
+    finished: list[StoredSubmission], policy: str, include_private: bool
+) -> list[tuple[StoredSubmission, int, datetime]]:
+    """(submission, team's finished count, team's last submitted_at) per board entry. Pure."""
+    picks = [(sub, 1, sub.submitted_at) for sub in finished if sub.is_baseline]
+    teams: dict[str, list[StoredSubmission]] = {}
+    for sub in finished:
+        if not sub.is_baseline:
+            teams.setdefault(sub.team_key, []).append(sub)
+    for subs in teams.values():
+        shown = [sub for sub in subs if sub.is_public or include_private]
+        if not shown:
+            continue
+        if policy == "latest":
+            pick = max(shown, key=lambda sub: (sub.submitted_at, sub.pk))
+        else:  # best mean Q; on ties the earlier submission keeps its place
+            pick = max(shown, key=lambda sub: (_q_key(sub.mean_q), _earlier(sub)))
+        picks.append((pick, len(subs), max(sub.submitted_at for sub in subs)))
+    return picks
+
+
+def _q_key(q: float | None) -> float:
+    """Sort key for "higher Q is better" with NaN/None lowest."""
+    return -math.inf if q is None or math.isnan(q) else q
+
+
+def _earlier(sub: StoredSubmission) -> tuple[float, int]:
+    return (-sub.submitted_at.timestamp(), -sub.pk)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # We emit BEGIN ourselves (_sqlite_on_begin); pysqlite's implicit BEGIN would be DEFERRED.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers and one writer across processes
+    # synchronous stays FULL: a commit (a claim, a recorded result) must survive a power cut.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits for another
+    # writer (busy timeout) instead of failing when its read snapshot goes stale.
+    read_only = conn.get_execution_options().get(_READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
