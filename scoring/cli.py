@@ -77,6 +77,7 @@ def _write_plots(folder: Path, outcomes: list[TaskOutcome]) -> None:
                 score.task,
                 outcome.run.best_test_pred,
                 outcome.test_targets,
+                score.mean_score,
             )
         else:
             r = score.report

@@ -39,8 +39,12 @@ def _band(ax, epochs: np.ndarray, values: np.ndarray, color: str, label: str) ->
     ax.plot(epochs, mid, color=color, linewidth=1.8, label=label)
 
 
+METRIC_LABEL = {"r2": "R²", "f1": "F1"}
+
+
 def learning_curves_png(path: Path, task: str, run: ProbeRun, metric: str) -> Path:
     """Loss (train/test) and test score per epoch over the K probes."""
+    label = METRIC_LABEL.get(metric, metric)
     epochs = np.arange(1, run.train_loss.shape[0] + 1)
     k = run.train_loss.shape[1]
     fig, (ax_loss, ax_score) = _figure(9.0, 3.6, ncols=2)
@@ -49,7 +53,7 @@ def learning_curves_png(path: Path, task: str, run: ProbeRun, metric: str) -> Pa
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
     ax_loss.set_yscale("log")
     ax_loss.legend(frameon=False)
-    _band(ax_score, epochs, run.epoch_scores, ORANGE, f"test {metric.upper()}")
+    _band(ax_score, epochs, run.epoch_scores, ORANGE, f"test {label}")
     best = run.best_epochs[run.best_epochs > 0]
     if best.size:
         ax_twin = ax_score.twinx()
@@ -58,14 +62,16 @@ def learning_curves_png(path: Path, task: str, run: ProbeRun, metric: str) -> Pa
         ax_twin.set_ylabel("splits with best epoch here", color=GREY)
         ax_twin.spines[["top"]].set_visible(False)
         ax_twin.tick_params(axis="y", colors=GREY)
-    ax_score.set(xlabel="epoch", ylabel=metric.upper(), title=f"Test {metric.upper()} per epoch")
+    ax_score.set(xlabel="epoch", ylabel=label, title=f"Test {label} per epoch (best epoch: bars)")
     ax_score.legend(frameon=False, loc="lower right")
     fig.suptitle(f"{task}: {k} linear probes (median, 10–90 % band)", fontsize=11)
     fig.savefig(path)
     return Path(path)
 
 
-def parity_png(path: Path, task: str, pred: np.ndarray, target: np.ndarray) -> Path:
+def parity_png(
+    path: Path, task: str, pred: np.ndarray, target: np.ndarray, mean_r2: float | None = None
+) -> Path:
     """Predicted vs true normalised label of every split's test rows at its best epoch."""
     p, t = pred.ravel(), target.ravel()
     ok = np.isfinite(p)
@@ -79,6 +85,9 @@ def parity_png(path: Path, task: str, pred: np.ndarray, target: np.ndarray) -> P
     ax.set(ylabel="predicted label", title=f"{task}: test predictions, {pred.shape[0]} splits")
     ax.set_aspect("equal")
     ax.legend(frameon=False, loc="upper left")
+    if mean_r2 is not None:
+        ax.text(0.97, 0.04, f"mean test R² = {mean_r2:.3f}", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=9, color=GREY)
     fig.savefig(path)
     return Path(path)
 

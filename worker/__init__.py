@@ -1,0 +1,3 @@
+"""The imperative shell of the evaluation service: it polls EvalAI's remote-evaluation queue,
+downloads each submission, scores it with the pure `scoring` core and reports the result back.
+"""
