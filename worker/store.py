@@ -324,6 +324,40 @@ class SqlScoreStore:
             )
         return renewed.rowcount == 1
 
+    def release_orphans(
+        self, owner_prefix: str, current_owner: str, now: datetime
+    ) -> list[tuple[str, int]]:
+        """Put back to `received` every running submission whose lease belongs to an earlier
+        life of this worker (owner starts with `owner_prefix` but is not `current_owner`).
+
+        Only the worker that holds the data directory's lock may call this: the lock proves the
+        earlier owner is dead, so its half-done scorings restart at once instead of waiting
+        for their leases to expire. Attempts are not incremented (the restart is not the
+        submission's fault).
+        """
+        s = submissions.c
+        with self._reading() as conn:
+            rows = conn.execute(
+                select(s.source, s.pk, s.lease_owner).where(
+                    s.status == RUNNING,
+                    s.lease_owner.startswith(owner_prefix, autoescape=True),
+                    s.lease_owner != current_owner,
+                )
+            ).all()
+        released = []
+        for source, pk, owner in rows:
+
+            def decide(row: Row[Any], owner: str = owner) -> _Move | None:
+                if row.status != RUNNING or row.lease_owner != owner:
+                    return None
+                guard = (s.status == RUNNING) & (s.lease_owner == owner)
+                values = dict(lease_owner=None, lease_until=None, attempts=s.attempts - 1)
+                return _Move(guard, RECEIVED, values, f"abandoned by {owner} (worker restarted)")
+
+            if self._move(source, pk, now, decide):
+                released.append((source, pk))
+        return released
+
     def _release(
         self, conn: Connection, row: Row[Any] | None, worker_id: str, values: dict[str, Any]
     ) -> Row[Any]:

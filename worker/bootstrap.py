@@ -1,0 +1,95 @@
+"""The composition root: build(settings) wires the store, the submission source, the pipeline,
+the leaderboard publisher and the worker. I/O: opens the database (creating its schema) and,
+for the inbox source, nothing else; no network at build time. Tests build the same objects by
+hand with their own doubles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from worker.evalai import EvalAIClient, RetryPolicy
+from worker.evalai_source import EvalAISource
+from worker.inbox import InboxSource
+from worker.loop import Worker
+from worker.pipeline import SubmissionPipeline, SubmissionSource
+from worker.settings import Settings
+from worker.store import SqlScoreStore
+
+log = logging.getLogger(__name__)
+
+
+def worker_home(settings: Settings) -> str:
+    """Identifies this worker's data folder on this host: the prefix of every worker id."""
+    return f"{socket.gethostname()}:{settings.data_dir.resolve()}:"
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: SqlScoreStore
+    source: SubmissionSource
+    pipeline: SubmissionPipeline
+    worker: Worker
+    worker_id: str
+    dirty_phases: set[str] = field(default_factory=set)
+    client: EvalAIClient | None = None
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.store.close()
+
+
+def evalai_client(settings: Settings) -> EvalAIClient:
+    if settings.evalai is None:
+        raise ValueError("source is not evalai")
+    return EvalAIClient(
+        settings.evalai,
+        timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
+        retry=RetryPolicy(max_attempts=settings.max_attempts),
+    )
+
+
+def build(settings: Settings, *, purpose: str = "run") -> App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlScoreStore(settings.database_url)
+    store.create_schema()
+    client = None
+    if settings.source == "evalai":
+        client = evalai_client(settings)
+        source: SubmissionSource = EvalAISource(client)
+    else:
+        settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+        source = InboxSource(settings.inbox_dir, settings.data_dir / "inbox-results", store,
+                             settings.leaderboard.baselines)
+    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    worker_id = f"{worker_home(settings)}{purpose}:{os.getpid()}:{started}"
+    dirty: set[str] = set()
+    pipeline = SubmissionPipeline(store, source, settings, worker_id,
+                                  on_finished=dirty.add)
+    worker = Worker(pipeline, settings.heartbeat_file)
+    pipeline.on_progress = worker.beat
+    app = App(settings, store, source, pipeline, worker, worker_id, dirty, client)
+    worker.refresh_boards = lambda: refresh_boards(app)
+    return app
+
+
+def refresh_boards(app: App) -> None:
+    """Publish the leaderboard of every phase that changed; a failure keeps it for next tick."""
+    board = app.settings.leaderboard
+    if not board.enabled or board.publisher == "none" or not app.dirty_phases:
+        return
+    from worker.board import make_publisher, publish_phase
+
+    publisher = make_publisher(app.settings)
+    if publisher is None:
+        app.dirty_phases.clear()
+        return
+    for phase in sorted(app.dirty_phases):
+        publish_phase(app.store, phase, app.settings, publisher)
+        app.dirty_phases.discard(phase)

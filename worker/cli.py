@@ -1,0 +1,267 @@
+"""The worker's command line. The only place that reads the environment and configures logging.
+
+    python -m worker run --config F          poll forever (the service)
+    python -m worker once --config F         drain the queue once and exit
+    python -m worker rescore --config F (--submission PK | --phase P) [--source evalai|inbox]
+    python -m worker status --config F
+    python -m worker doctor --config F
+    python -m worker healthcheck [--config F] [--max-age S]
+    python -m worker leaderboard show|publish|reveal PHASE --config F
+
+The config path may also come from NEUCO_CONFIG. Exit codes: 0 ok, 1 problems found
+(doctor/healthcheck), 2 bad config, 3 EvalAI rejected the token, 75 another worker is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from scoring.config import ConfigError
+from worker.loop import EXIT_ALREADY_RUNNING, AlreadyRunning, acquire_lock, heartbeat_age
+from worker.settings import Settings, settings_from
+
+log = logging.getLogger("worker")
+
+
+class UTCFormatter(logging.Formatter):
+    converter = time.gmtime
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", self.converter(record.created))
+
+
+def configure_logging(env: Mapping[str, str]) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(UTCFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(env.get("LOG_LEVEL", "INFO").upper())
+    for noisy in ("apscheduler", "urllib3", "github"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load_settings(path: str | None, env: Mapping[str, str]) -> Settings:
+    path = path or env.get("NEUCO_CONFIG")
+    if not path:
+        raise ConfigError(["no challenge config: pass --config FILE or set NEUCO_CONFIG"])
+    config = Path(path)
+    try:
+        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError([f"file not found: {config}"], str(config)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], str(config)) from None
+    return settings_from(raw, env, config.resolve().parent, str(config))
+
+
+def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
+    from worker.bootstrap import build, worker_home
+
+    try:
+        lock = acquire_lock(settings.lock_file)
+    except AlreadyRunning as exc:
+        log.error("%s; not starting a second worker", exc)
+        return EXIT_ALREADY_RUNNING
+    app = build(settings, purpose="once" if once else "run")
+    try:
+        released = app.store.release_orphans(worker_home(settings), app.worker_id,
+                                             datetime.now(UTC))
+        for _source, pk in released:
+            log.info("submission %s: restarting the scoring a previous run left unfinished", pk)
+        app.worker.beat()
+        if once:
+            handled = app.worker.poll_once()
+            out.write(f"handled {handled} submission message(s)\n")
+            return 3 if app.worker.auth_failed else 0
+        app.worker.run_forever(settings.poll_interval_seconds)
+        return 3 if app.worker.auth_failed else 0
+    finally:
+        app.close()
+        lock.close()
+
+
+def cmd_rescore(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from worker.bootstrap import build
+
+    app = build(settings, purpose="rescore")
+    try:
+        source = args.source or app.source.name
+        if source != app.source.name:
+            out.write(f"error: this config's source is {app.source.name}, not {source}\n")
+            return 2
+        if args.submission is not None:
+            pks = [args.submission]
+        else:
+            pks = [s.pk for s in app.store.list_submissions(phase=args.phase, source=source)
+                   if s.status in ("finished", "failed")]
+        now = datetime.now(UTC)
+        reason = args.reason or "rescore requested by the organiser"
+        done = 0
+        for pk in pks:
+            if not app.store.reset_for_rescore(source, pk, now, reason):
+                stored = app.store.get(source, pk)
+                state = stored.status if stored else "unknown"
+                out.write(f"submission {pk}: not rescored (status {state})\n")
+                continue
+            app.pipeline.process(pk)
+            stored = app.store.get(source, pk)
+            mean_q = "" if stored.mean_q is None else f", mean Q {stored.mean_q:.4f}"
+            out.write(f"submission {pk}: {stored.status}{mean_q}\n")
+            done += 1
+        from worker.bootstrap import refresh_boards
+
+        refresh_boards(app)
+        out.write(f"rescored {done} of {len(pks)} submission(s)\n")
+        return 0 if done == len(pks) else 1
+    finally:
+        app.close()
+
+
+def cmd_status(settings: Settings, out: TextIO) -> int:
+    from worker.store import SqlScoreStore
+
+    store = SqlScoreStore(settings.database_url)
+    store.create_schema()
+    try:
+        counts = store.status_counts()
+        statuses = ("received", "running", "finished", "failed", "cancelled")
+        out.write(f"{'phase':16s}" + "".join(f"{s:>10s}" for s in statuses) + "\n")
+        for phase in sorted(set(counts) | set(settings.phases)):
+            row = counts.get(phase, {})
+            out.write(f"{phase:16s}" + "".join(f"{row.get(s, 0):10d}" for s in statuses) + "\n")
+        unreported = store.unreported(datetime.now(UTC))
+        internal = [s for s in store.list_submissions(status="failed") if s.error_kind == "internal"]
+        running = store.list_submissions(status="running")
+        for s in running:
+            out.write(f"running: submission {s.pk} ({s.phase}, {s.team_name}) by {s.lease_owner}"
+                      f" until {s.lease_until:%Y-%m-%d %H:%M:%S} UTC\n")
+        for s in internal:
+            out.write(f"internal failure: submission {s.pk} ({s.phase}): {s.error_message} "
+                      f"-> fix, then `rescore --submission {s.pk}`\n")
+        if unreported:
+            out.write(f"{len(unreported)} result(s) recorded but not yet reported\n")
+        age = heartbeat_age(settings.heartbeat_file, datetime.now(UTC))
+        out.write("worker heartbeat: " + ("none" if age is None else f"{age:.0f} s ago") + "\n")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_doctor(settings: Settings, out: TextIO) -> int:
+    from worker.doctor import doctor_problems
+
+    problems, notes = doctor_problems(settings)
+    for note in notes:
+        out.write(f"ok: {note}\n")
+    for problem in problems:
+        out.write(f"PROBLEM: {problem}\n")
+    out.write("doctor: all checks passed\n" if not problems else
+              f"doctor: {len(problems)} problem(s)\n")
+    return 1 if problems else 0
+
+
+def cmd_healthcheck(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    if args.config or env.get("NEUCO_CONFIG"):
+        settings = load_settings(args.config, env)
+        path = settings.heartbeat_file
+    else:
+        path = Path(env.get("NEUCO_DATA_DIR", "var")) / "heartbeat"
+    age = heartbeat_age(path, datetime.now(UTC))
+    if age is None or age > args.max_age:
+        out.write(f"unhealthy: heartbeat {path} " +
+                  ("missing" if age is None else f"{age:.0f} s old") + "\n")
+        return 1
+    out.write(f"healthy: heartbeat {age:.0f} s old\n")
+    return 0
+
+
+def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from worker.board import make_publisher, publish_phase, reveal_phase, show_phase
+    from worker.store import SqlScoreStore
+
+    if args.phase not in settings.phases:
+        out.write(f"error: unknown phase {args.phase!r}; known: {', '.join(settings.phases)}\n")
+        return 2
+    store = SqlScoreStore(settings.database_url)
+    store.create_schema()
+    try:
+        if args.action == "show":
+            out.write(show_phase(store, args.phase, settings) + "\n")
+            return 0
+        publisher = make_publisher(settings)
+        if publisher is None:
+            out.write("the leaderboard publisher is disabled in the config\n")
+            return 1
+        if args.action == "reveal":
+            result = reveal_phase(store, args.phase, settings, publisher, force=args.force)
+        else:
+            result = publish_phase(store, args.phase, settings, publisher,
+                                   explanation=args.explanation)
+        out.write(f"{args.action}: {result.status}"
+                  + (f" ({result.sha})" if result.sha else "")
+                  + (f": {result.reason}" if result.reason else "") + "\n")
+        return 0 if result.status in ("committed", "unchanged") else 1
+    finally:
+        store.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m worker",
+                                description="NeuCo evaluation worker for EvalAI remote evaluation")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "poll the queue forever (the service)"),
+                       ("once", "drain the queue once and exit"),
+                       ("status", "queued, running, failed and finished per phase"),
+                       ("doctor", "check config, labels, database, token and paths")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("--config", help="challenge YAML (default: $NEUCO_CONFIG)")
+    r = sub.add_parser("rescore", help="re-score one submission or a whole phase and re-post")
+    r.add_argument("--config")
+    group = r.add_mutually_exclusive_group(required=True)
+    group.add_argument("--submission", type=int, help="submission pk")
+    group.add_argument("--phase", help="every finished or failed submission of a phase")
+    r.add_argument("--source", choices=("evalai", "inbox"))
+    r.add_argument("--reason", help="recorded in the event log")
+    h = sub.add_parser("healthcheck", help="exit 0 if the heartbeat is fresh")
+    h.add_argument("--config")
+    h.add_argument("--max-age", type=float, default=300.0, help="seconds (default 300)")
+    lb = sub.add_parser("leaderboard", help="show, publish or reveal a phase's leaderboard")
+    lb.add_argument("action", choices=("show", "publish", "reveal"))
+    lb.add_argument("phase")
+    lb.add_argument("--config")
+    lb.add_argument("--explanation", help="why entries disappeared (allows a smaller board)")
+    lb.add_argument("--force", action="store_true", help="reveal even with scorings pending")
+    return p
+
+
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
+         out: TextIO = sys.stdout) -> int:
+    env = dict(os.environ) if env is None else env
+    args = parser().parse_args(argv)
+    configure_logging(env)
+    try:
+        if args.command == "healthcheck":
+            return cmd_healthcheck(args, env, out)
+        settings = load_settings(args.config, env)
+        if args.command in ("run", "once"):
+            return cmd_run(settings, args.command == "once", out)
+        if args.command == "rescore":
+            return cmd_rescore(settings, args, out)
+        if args.command == "status":
+            return cmd_status(settings, out)
+        if args.command == "doctor":
+            return cmd_doctor(settings, out)
+        return cmd_leaderboard(settings, args, out)
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2

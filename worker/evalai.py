@@ -1,0 +1,645 @@
+"""EvalAI remote-evaluation client: the only module that speaks EvalAI's HTTP API.
+I/O: HTTPS requests to the EvalAI server (and plain GETs of submission files from storage).
+
+Every request has a (connect, read) timeout and goes through one retry policy: bounded, jittered
+exponential backoff, only for connection errors, timeouts, 5xx and 429 (where the server's
+Retry-After is honoured when it is within bounds). Other 4xx are never retried; they map onto the
+`worker.errors` tree (401/403 -> AuthError, 404 -> NotFound, 400 -> RequestRejected). Retrying is
+safe for every call here: receive/delete are SQS operations, PATCH running and PUT result are
+idempotent enough (EvalAI updates leaderboard rows in place).
+
+Records out, raw dicts never: `QueueMessage`, `EvalAISubmission`, `EvalAIPhase`, `EvalAIChallenge`.
+The auth token never appears in a repr, message or log line; headers are never logged.
+Paths and body shapes follow the protocol notes (§2, §10): form-encoded bodies like the
+EvalAI-Starters worker, `result` as a JSON *string*, the submission path without trailing slash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import numbers
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import requests
+import tenacity
+
+from worker.errors import (
+    AuthError,
+    DownloadTooLarge,
+    NotFound,
+    PermanentError,
+    RequestRejected,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+
+NEW_TOKEN_HINT = "get a new one from your EvalAI profile page"
+_NOT_A_HOST_UPDATE = "Sorry, you are not authorized to make this request!"
+_BROKEN_TRANSFER = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+@dataclass(frozen=True)
+class EvalAIConnection:
+    """Where and as whom to talk to EvalAI (EvalAI-Starters' API_SERVER, AUTH_TOKEN,
+    QUEUE_NAME, CHALLENGE_PK). The token is left out of the repr."""
+
+    api_server: str
+    auth_token: str = field(repr=False)
+    queue_name: str
+    challenge_pk: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds for retrying transient failures of one call."""
+
+    max_attempts: int = 5
+    backoff_initial: float = 1.0  # seconds before the first retry, doubling after
+    backoff_max: float = 30.0
+    jitter: float = 1.0  # up to this many seconds added at random (then capped at backoff_max)
+    max_retry_after: float = 120.0  # a longer Retry-After ends the call with TransientError
+    max_elapsed: float = 300.0  # by the injected clock, across all attempts of one call
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    submission_pk: int
+    phase_pk: int
+    challenge_pk: int
+    receipt_handle: str
+
+
+@dataclass(frozen=True)
+class EvalAISubmission:
+    pk: int
+    participant_team_pk: int
+    team_name: str
+    phase_pk: int
+    status: str  # lower case: submitted, running, finished, failed, cancelled, resuming, ...
+    input_file: str  # URL; download without credentials
+    method_name: str
+    is_public: bool
+    is_baseline: bool
+    submitted_at: datetime | None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    created_by: int | None = None
+    is_flagged: bool = False
+    ignore_submission: bool = False
+
+
+@dataclass(frozen=True)
+class EvalAIPhase:
+    pk: int
+    codename: str
+    name: str
+
+
+@dataclass(frozen=True)
+class EvalAIChallenge:
+    pk: int
+    title: str
+    remote_evaluation: bool
+    is_active: bool
+
+
+class EvalAIClient:
+    """Typed calls to EvalAI for one challenge queue. `sleep` and `clock` are injectable so
+    tests never really wait; `session` lets callers share or instrument connection pools."""
+
+    def __init__(
+        self,
+        connection: EvalAIConnection,
+        *,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        session: requests.Session | None = None,
+    ) -> None:
+        token = connection.auth_token.strip()
+        if not token or any(ch.isspace() or not ch.isprintable() for ch in token):
+            # requests would echo a malformed header value, token included, in its error
+            raise ValueError("AUTH_TOKEN is empty or contains whitespace or control characters")
+        server = urlsplit(connection.api_server)
+        if server.scheme not in ("http", "https") or not server.netloc:
+            raise ValueError(
+                f"API_SERVER must be an http(s) URL such as https://eval.ai, "
+                f"got {connection.api_server!r}"
+            )
+        retry = retry or RetryPolicy()
+        if retry.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {retry.max_attempts!r}")
+        self._base = connection.api_server.rstrip("/")
+        self._queue = connection.queue_name
+        self._challenge_pk = int(connection.challenge_pk)
+        self._auth = {"Authorization": f"Bearer {token}"}
+        self._timeout = timeout
+        self._retry = retry
+        self._sleep = sleep
+        self._clock = clock
+        self._session = session or requests.Session()
+        self._phases: dict[int, EvalAIPhase] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"EvalAIClient(api_server={self._base!r}, queue_name={self._queue!r}, "
+            f"challenge_pk={self._challenge_pk!r})"
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> EvalAIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ queue
+    def receive_message(self) -> QueueMessage | None:
+        """At most one message (None when EvalAI handed out nothing). A message without usable
+        pks can never be processed: it is logged, deleted and skipped."""
+        what = "receive a queue message"
+        data = self._json("GET", f"/api/jobs/challenge/queues/{self._quoted_queue}/", what)
+        body, handle = data.get("body"), data.get("receipt_handle")
+        if body is None or not handle:
+            return None
+        try:
+            if isinstance(body, str):
+                body = json.loads(body)
+            return QueueMessage(
+                submission_pk=_as_int(body["submission_pk"]),
+                phase_pk=_as_int(body["phase_pk"]),
+                challenge_pk=_as_int(body["challenge_pk"]),
+                receipt_handle=str(handle),
+            )
+        except (KeyError, TypeError, ValueError):
+            log.error("deleting a malformed queue message that no worker can process: %r", body)
+            self.delete_message(str(handle))
+            return None
+
+    def delete_message(self, receipt_handle: str) -> bool:
+        """Acknowledge a message. False when EvalAI answered 500, which is what an invalid or
+        expired receipt handle produces; the message then comes back and is acknowledged on
+        its next receipt. (A stale handle deletes nothing but still answers 200.)"""
+        if not receipt_handle:
+            raise ValueError("receipt_handle must be a non-empty string")
+        what = "delete a queue message"
+        response = self._request(
+            "POST",
+            self._url(f"/api/jobs/queues/{self._quoted_queue}/"),
+            what,
+            data={"receipt_handle": receipt_handle},
+            final_statuses=frozenset({500}),
+        )
+        if response.status_code == 500:
+            log.warning(
+                "EvalAI answered 500 to %s (invalid or expired receipt handle); "
+                "the message will be acknowledged when it is received again",
+                what,
+            )
+            return False
+        _ok_json(response, what)
+        return True
+
+    # ------------------------------------------------------------------ reads
+    def get_submission(self, submission_pk: int) -> EvalAISubmission:
+        what = f"fetch submission {submission_pk}"
+        data = self._json("GET", f"/api/jobs/submission/{int(submission_pk)}", what)
+        return _submission(data, what)
+
+    def get_phase(self, phase_pk: int) -> EvalAIPhase:
+        """The phase (for its codename), cached per pk for the life of the client."""
+        pk = int(phase_pk)
+        if pk not in self._phases:
+            what = f"fetch challenge phase {pk}"
+            data = self._json("GET", f"/api/challenges/challenge/phase/{pk}/", what)
+            self._phases[pk] = _parse(
+                what,
+                lambda: EvalAIPhase(
+                    pk=_as_int(data["id"]), codename=str(data["codename"]), name=str(data["name"])
+                ),
+            )
+        return self._phases[pk]
+
+    def check_token(self) -> EvalAIChallenge:
+        """For `doctor`: proves the token works, belongs to a host of the challenge owning
+        QUEUE_NAME, and that CHALLENGE_PK matches, without touching any queue message."""
+        what = "check the token against the challenge queue"
+        data = self._json("GET", f"/api/challenges/challenge/queues/{self._quoted_queue}/", what)
+        challenge = _parse(
+            what,
+            lambda: EvalAIChallenge(
+                pk=_as_int(data["id"]),
+                title=str(data.get("title", "")),
+                remote_evaluation=bool(data.get("remote_evaluation", False)),
+                is_active=bool(data.get("is_active", False)),
+            ),
+        )
+        if challenge.pk != self._challenge_pk:
+            raise PermanentError(
+                f"QUEUE_NAME {self._queue!r} belongs to challenge {challenge.pk}, "
+                f"but CHALLENGE_PK is {self._challenge_pk}"
+            )
+        return challenge
+
+    # ------------------------------------------------------------------ status updates
+    def mark_running(self, submission_pk: int) -> EvalAISubmission:
+        what = f"mark submission {submission_pk} running"
+        data = self._json(
+            "PATCH",
+            f"/api/jobs/challenge/{self._challenge_pk}/update_submission/",
+            what,
+            data={"submission": int(submission_pk), "submission_status": "running"},
+        )
+        log.info("submission %d: marked running on EvalAI", int(submission_pk))
+        return _submission(data, what)
+
+    def post_finished(
+        self,
+        submission_pk: int,
+        phase_pk: int,
+        split: str,
+        metrics: Mapping[str, float],
+        stdout: str,
+        stderr: str,
+        metadata: Mapping[str, Any],
+    ) -> None:
+        """Report success with one split's metrics. Everything is validated before anything is
+        sent (ValueError names the bad value); EvalAI's 400 raises RequestRejected, unretried."""
+        result = result_json(split, metrics)
+        try:
+            encoded_metadata = json.dumps(dict(metadata), allow_nan=False, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metadata must be JSON with finite numbers: {exc}") from exc
+        self._json(
+            "PUT",
+            f"/api/jobs/challenge/{self._challenge_pk}/update_submission/",
+            f"report submission {submission_pk} finished",
+            data={
+                "challenge_phase": int(phase_pk),
+                "submission": int(submission_pk),
+                "submission_status": "finished",
+                "result": result,
+                "stdout": stdout,
+                "stderr": stderr,
+                "metadata": encoded_metadata,
+            },
+        )
+        log.info("submission %d: reported finished to EvalAI", int(submission_pk))
+
+    def post_failed(self, submission_pk: int, phase_pk: int, stderr: str, stdout: str = "") -> None:
+        """Report failure; `stderr` is shown to the participant, so keep it participant-safe."""
+        self._json(
+            "PUT",
+            f"/api/jobs/challenge/{self._challenge_pk}/update_submission/",
+            f"report submission {submission_pk} failed",
+            data={
+                "challenge_phase": int(phase_pk),
+                "submission": int(submission_pk),
+                "submission_status": "failed",
+                "stdout": stdout,
+                "stderr": stderr,
+            },
+        )
+        log.info("submission %d: reported failed to EvalAI", int(submission_pk))
+
+    # ------------------------------------------------------------------ files
+    def download(self, url: str, dest_path: str | os.PathLike[str], max_bytes: int) -> int:
+        """Stream the file at `url` (no credentials sent) to `dest_path`; returns its size.
+        Over `max_bytes` (by Content-Length or by counting) raises DownloadTooLarge and leaves
+        nothing behind. Transient failures restart the download, within the retry policy."""
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be non-negative, got {max_bytes!r}")
+        full_url = urljoin(self._base + "/", url)
+        if urlsplit(full_url).scheme not in ("http", "https"):
+            raise PermanentError(f"the submission file URL is not http(s): {url!r}")
+        dest = Path(dest_path)
+        partial = dest.with_name(dest.name + ".part")
+        what = "download the submission file"
+
+        def attempt() -> int:
+            response = self._send("GET", full_url, what, auth=False, stream=True, raw_bytes=True)
+            with response:
+                if response.status_code != 200:
+                    raise _download_error(response.status_code, what)
+                declared = _content_length(response)
+                if declared is not None and declared > max_bytes:
+                    raise DownloadTooLarge(limit=max_bytes, size=declared)
+                written = 0
+                try:
+                    with open(partial, "wb") as sink:
+                        for chunk in response.iter_content(chunk_size=1 << 16):
+                            written += len(chunk)
+                            if written > max_bytes:
+                                raise DownloadTooLarge(limit=max_bytes, size=written)
+                            sink.write(chunk)
+                except _BROKEN_TRANSFER as exc:
+                    partial.unlink(missing_ok=True)
+                    raise TransientError(f"{what}: the transfer broke off ({_short(exc)})") from exc
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    raise
+            encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+            if declared is not None and not encoded and written != declared:
+                partial.unlink(missing_ok=True)
+                raise TransientError(f"{what}: got {written} of {declared} bytes")
+            os.replace(partial, dest)
+            return written
+
+        return self._retrying(attempt, what)
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def _quoted_queue(self) -> str:
+        return quote(self._queue, safe="")
+
+    def _url(self, path: str) -> str:
+        return self._base + path
+
+    def _json(self, method: str, path: str, what: str, *, data: Any = None) -> dict[str, Any]:
+        return _ok_json(self._request(method, self._url(path), what, data=data), what)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        data: Any = None,
+        final_statuses: frozenset[int] = frozenset(),
+    ) -> requests.Response:
+        return self._retrying(
+            lambda: self._send(method, url, what, data=data, final_statuses=final_statuses), what
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        data: Any = None,
+        auth: bool = True,
+        stream: bool = False,
+        raw_bytes: bool = False,
+        final_statuses: frozenset[int] = frozenset(),
+    ) -> requests.Response:
+        """One attempt. Raises TransientError for what may pass; returns any other answer.
+        `auth=False` sends no Authorization header; `raw_bytes` asks for no content coding."""
+        log.debug("EvalAI %s %s (%s)", method, urlsplit(url).path, what)
+        headers = dict(self._auth) if auth else {}
+        if raw_bytes:
+            headers["Accept-Encoding"] = "identity"
+        try:
+            response = self._session.request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+                stream=stream,
+            )
+        except requests.Timeout as exc:
+            raise TransientError(f"{what}: EvalAI did not answer in time ({_short(exc)})") from exc
+        except requests.ConnectionError as exc:
+            raise TransientError(f"{what}: could not reach EvalAI ({_short(exc)})") from exc
+        except requests.RequestException as exc:
+            raise PermanentError(f"{what}: request failed ({_short(exc)})") from exc
+        status = response.status_code
+        if status in final_statuses:
+            return response
+        if status == 429 or status >= 500:
+            retry_after = _retry_after(response) if status == 429 else None
+            summary = _summary(_body(response))
+            response.close()
+            raise TransientError(
+                f"{what}: EvalAI answered {status} ({summary})",
+                status_code=status,
+                retry_after=retry_after,
+            )
+        return response
+
+    def _retrying(self, attempt: Callable[[], Any], what: str) -> Any:
+        policy = self._retry
+        started = self._clock()
+        backoff = tenacity.wait_exponential_jitter(
+            multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
+        )
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            retry_after = getattr(_outcome_error(state), "retry_after", None)
+            return float(retry_after) if retry_after is not None else backoff(state)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            retry_after = getattr(_outcome_error(state), "retry_after", None)
+            return (
+                state.attempt_number >= policy.max_attempts
+                or (retry_after is not None and retry_after > policy.max_retry_after)
+                or self._clock() - started >= policy.max_elapsed
+            )
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            log.warning(
+                "%s failed (%s); retry %d of %d in %.1f s",
+                what,
+                _outcome_error(state),
+                state.attempt_number,
+                policy.max_attempts - 1,
+                state.upcoming_sleep,
+            )
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TransientError),
+            stop=stop,
+            wait=wait,
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+
+def result_json(split: str, metrics: Mapping[str, Any]) -> str:
+    """The `result` string EvalAI's PUT expects (§2.1) for one split. Pure. Raises ValueError
+    for an empty split codename, no metrics, an empty label or a value that is not a finite
+    int/float (bools are refused although EvalAI would take them)."""
+    if not isinstance(split, str) or not split.strip():
+        raise ValueError(f"split codename must be a non-empty string, got {split!r}")
+    if not metrics:
+        raise ValueError("metrics must hold at least one leaderboard label")
+    accuracies: dict[str, int | float] = {}
+    for label, value in metrics.items():
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(f"metric labels must be non-empty strings, got {label!r}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"metric {label!r} must be an int or float, got {value!r}")
+        if isinstance(value, numbers.Integral):
+            accuracies[label] = int(value)
+        elif math.isfinite(float(value)):
+            accuracies[label] = float(value)
+        else:
+            raise ValueError(f"metric {label!r} must be finite, got {value!r}")
+    return json.dumps(
+        [{"split": split, "show_to_participant": True, "accuracies": accuracies}], allow_nan=False
+    )
+
+
+# ---------------------------------------------------------------------- response handling
+def _ok_json(response: requests.Response, what: str) -> dict[str, Any]:
+    """The JSON object of a 2xx answer; any other answer raises its mapped error."""
+    status = response.status_code
+    body = _body(response)
+    if 200 <= status < 300:
+        if not isinstance(body, dict):
+            raise PermanentError(
+                f"{what}: EvalAI answered {status} without a JSON object ({_summary(body)})",
+                status_code=status,
+            )
+        return body
+    error = body.get("error") if isinstance(body, dict) else None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if status in (401, 403) or (status == 400 and error == _NOT_A_HOST_UPDATE):
+        raise AuthError(_auth_message(status, body, what), status_code=status)
+    if status == 404 or (
+        status == 400 and isinstance(error, str) and error.startswith("Challenge with queue name")
+    ):
+        raise NotFound(f"{what}: {_summary(body)} (EvalAI answered {status})", status_code=status)
+    reason = error or detail or _summary(body)
+    raise RequestRejected(
+        f"{what}: EvalAI rejected the request ({status}: {reason})", status_code=status, body=body
+    )
+
+
+def _download_error(status: int, what: str) -> PermanentError:
+    # Storage is not EvalAI's API: a 403 here is a bucket permission, not our token.
+    if status in (404, 410):
+        return NotFound(f"{what}: no such file (storage answered {status})", status_code=status)
+    return PermanentError(f"{what}: storage answered {status}", status_code=status)
+
+
+def _auth_message(status: int, body: Any, what: str) -> str:
+    fields = body if isinstance(body, dict) else {}
+    detail, error = fields.get("detail"), fields.get("error")
+    if fields.get("code") == "token_not_valid":
+        return (
+            f"EvalAI rejected the token ({status} token_not_valid): the AUTH_TOKEN is invalid "
+            f"or expired; {NEW_TOKEN_HINT}"
+        )
+    if detail in ("Invalid token", "Token has expired"):
+        return (
+            f"EvalAI rejected the token ({status} {detail}): the AUTH_TOKEN is invalid or "
+            f"expired; {NEW_TOKEN_HINT}"
+        )
+    if detail == "Authentication credentials were not provided.":
+        return f"EvalAI received no credentials ({status}) for {what}: set AUTH_TOKEN"
+    if isinstance(error, str) and "not authorized" in error:
+        return (
+            f"EvalAI refused to {what} ({status} {error!r}): the AUTH_TOKEN's user is not a "
+            f"host of this challenge; use a token of a challenge host"
+        )
+    return f"EvalAI refused to {what} ({status}: {_summary(body)})"
+
+
+def _body(response: requests.Response) -> Any:
+    """The parsed JSON body, or its text when it is not JSON (Django's HTML pages)."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _summary(body: Any) -> str:
+    if isinstance(body, dict):
+        text = body.get("error") or body.get("detail") or json.dumps(body)
+        return str(text)[:300]
+    text = str(body).strip()
+    if text.lower().startswith(("<!doctype html", "<html")):
+        return "an HTML page"
+    return text[:300] or "an empty body"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        value = float(response.headers.get("Retry-After", ""))
+    except ValueError:  # absent, or an HTTP date (DRF sends seconds)
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _content_length(response: requests.Response) -> int | None:
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _outcome_error(state: tenacity.RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+# ---------------------------------------------------------------------- parsing
+def _parse(what: str, build: Callable[[], Any]) -> Any:
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PermanentError(f"{what}: EvalAI's answer lacks or mangles {exc}") from exc
+
+
+def _submission(data: Mapping[str, Any], what: str) -> EvalAISubmission:
+    return _parse(
+        what,
+        lambda: EvalAISubmission(
+            pk=_as_int(data["id"]),
+            participant_team_pk=_as_int(data["participant_team"]),
+            team_name=str(data.get("participant_team_name") or ""),
+            phase_pk=_as_int(data["challenge_phase"]),
+            status=str(data["status"]).lower(),
+            input_file=str(data["input_file"]),
+            method_name=str(data.get("method_name") or ""),
+            is_public=bool(data.get("is_public", False)),
+            is_baseline=bool(data.get("is_baseline", False)),
+            submitted_at=_datetime(data.get("submitted_at")),
+            started_at=_datetime(data.get("started_at")),
+            completed_at=_datetime(data.get("completed_at")),
+            created_by=None if data.get("created_by") is None else _as_int(data["created_by"]),
+            is_flagged=bool(data.get("is_flagged", False)),
+            ignore_submission=bool(data.get("ignore_submission", False)),
+        ),
+    )
+
+
+def _as_int(value: Any) -> int:
+    """EvalAI sends pks as ints or as digit strings ("12"); anything else is an error."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer pk, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValueError(f"expected an integer pk, got {value!r}")
+
+
+def _datetime(value: Any) -> datetime | None:
+    if value in (None, "", "None"):
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -1,0 +1,140 @@
+"""The polling loop: poll_once() drains the queue; run_forever() ticks it with APScheduler.
+I/O: the heartbeat and lock files in the data folder, plus whatever a tick does.
+
+One tick = heartbeat, post anything recorded but unreported, restart scorings of dead workers
+(expired leases), drain the queue, retry leaderboards that failed to publish, heartbeat.
+The scheduled job is a plain function; `max_instances=1` and `coalesce=True` mean one poll at a
+time and no burst of missed runs after a long scoring. SIGTERM/SIGINT set a stop flag: the
+submission being scored is finished (a final-phase scoring takes seconds), nothing new starts,
+and the scheduler shuts down.
+
+401/403 from EvalAI stop the polling with one clear log line (no hammering); the process stays
+up and keeps its heartbeat so the watchdog does not restart it in a loop, and `once` exits 3.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from worker.errors import AuthError, TransientError
+from worker.pipeline import SubmissionPipeline
+
+log = logging.getLogger(__name__)
+EXIT_ALREADY_RUNNING = 75
+
+
+class AlreadyRunning(Exception):
+    """Another worker holds the data folder's lock."""
+
+
+def acquire_lock(path: Path) -> IO[str]:
+    """Exclusive, non-blocking flock on the worker lock file for the process's lifetime; the
+    file then holds our pid. Raises AlreadyRunning when another worker holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115 - kept open for the process's lifetime
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlreadyRunning(f"another worker holds {path}") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def write_heartbeat(path: Path, now: datetime) -> None:
+    """Replace the heartbeat file atomically (its mtime is what the watchdog reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(now.astimezone(UTC).isoformat() + "\n")
+    tmp.replace(path)
+
+
+def heartbeat_age(path: Path, now: datetime) -> float | None:
+    """Seconds since the last heartbeat, or None if there is none."""
+    try:
+        return now.timestamp() - path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+class Worker:
+    """Ticks of the pipeline plus recovery and leaderboard retries."""
+
+    def __init__(
+        self,
+        pipeline: SubmissionPipeline,
+        heartbeat_file: Path,
+        *,
+        refresh_boards: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.pipeline = pipeline
+        self.heartbeat_file = heartbeat_file
+        self.refresh_boards = refresh_boards
+        self.clock = clock
+        self.stop_requested = threading.Event()
+        self.auth_failed: AuthError | None = None
+
+    def beat(self) -> None:
+        write_heartbeat(self.heartbeat_file, self.clock())
+
+    def poll_once(self) -> int:
+        """One tick; returns how many deliveries were handled."""
+        self.beat()
+        if self.auth_failed is not None:
+            return 0
+        handled = 0
+        try:
+            self.pipeline.report_unreported()
+            self.pipeline.reap_expired()
+            handled = self.pipeline.drain(should_stop=self.stop_requested.is_set)
+        except AuthError as exc:
+            self.auth_failed = exc
+            log.error("polling stopped: %s. Fix AUTH_TOKEN in the env file and restart the "
+                      "worker.", exc)
+        except TransientError as exc:
+            log.warning("EvalAI is unreachable or overloaded, will retry next tick: %s", exc)
+        try:
+            self.refresh_boards()
+        except Exception:  # noqa: BLE001 - a failing publisher never blocks scoring
+            log.exception("leaderboard refresh failed; will retry next tick")
+        self.beat()
+        return handled
+
+    def run_forever(self, interval_seconds: float, install_signals: bool = True) -> None:
+        """Tick every interval until SIGTERM/SIGINT (or `stop_requested` is set)."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stop_requested.set())
+        scheduler = BackgroundScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._job, "interval", seconds=interval_seconds, id="poll", max_instances=1,
+            coalesce=True, next_run_time=datetime.now(UTC), misfire_grace_time=None,
+        )
+        scheduler.start()
+        log.info("worker polling every %.0f s", interval_seconds)
+        try:
+            while not self.stop_requested.wait(timeout=min(interval_seconds, 30.0)):
+                if self.auth_failed is not None:
+                    self.beat()  # idle but alive: the watchdog must not restart-loop us
+        finally:
+            log.info("stopping: waiting for the current submission to finish")
+            scheduler.shutdown(wait=True)
+            log.info("worker stopped")
+
+    def _job(self) -> None:
+        if not self.stop_requested.is_set():
+            self.poll_once()

@@ -1,0 +1,285 @@
+"""Settings: the challenge YAML plus the environment, validated with every problem reported at
+start-up. Pure: the caller passes the parsed YAML mapping and the environment mapping
+(`worker.__main__` is the only place that reads `os.environ`).
+
+Secrets and connection come from the environment with EvalAI-Starters' names (AUTH_TOKEN,
+API_SERVER, QUEUE_NAME, CHALLENGE_PK) plus GITHUB_TOKEN; paths may be overridden by
+NEUCO_DATA_DIR, DATABASE_URL and LEADERBOARD_REMOTE. Every key of the YAML is documented in
+deploy/challenge.example.yaml.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scoring.config import ConfigError, ProbeConfig, probe_config_from_mapping
+from worker.evalai import EvalAIConnection
+
+TOP_KEYS = ("title", "source", "data_dir", "database_url", "inbox_dir", "poll_interval_seconds",
+            "lease_seconds", "max_internal_attempts", "max_file_mb", "heartbeat_max_age_seconds",
+            "phases", "leaderboard", "evalai")
+PHASE_KEYS = ("annotations", "split", "metric", "strict_ids", "probe")
+BOARD_KEYS = ("enabled", "publisher", "remote", "repository", "branch", "policy", "baselines",
+              "baselines_in_weights", "ghost_std", "bootstrap_resamples", "frozen_phases",
+              "revealed_phases", "author", "workdir")
+EVALAI_KEYS = ("connect_timeout_seconds", "read_timeout_seconds", "max_attempts")
+SOURCES = ("evalai", "inbox")
+PUBLISHERS = ("git", "github", "none")
+POLICIES = ("latest", "best")
+
+
+@dataclass(frozen=True)
+class PhaseSettings:
+    codename: str
+    annotations: Path
+    probe: ProbeConfig
+    split: str = "test_split"
+    metric: str = "mean_Q"
+    strict_ids: bool = True
+
+
+@dataclass(frozen=True)
+class LeaderboardSettings:
+    enabled: bool = True
+    publisher: str = "git"  # git | github | none
+    remote: str = ""  # git: a path or URL; github: "owner/name"
+    branch: str = "main"
+    policy: str = "latest"  # latest | best public submission per team
+    baselines: tuple[str, ...] = ()  # team names that are organiser baselines
+    baselines_in_weights: bool = True
+    ghost_std: float | None = None
+    bootstrap_resamples: int = 1000
+    frozen_phases: tuple[str, ...] = ()
+    revealed_phases: tuple[str, ...] = ()
+    author: str = "NeuCo leaderboard bot <leaderboard-bot@users.noreply.github.com>"
+    workdir: Path = Path("var/leaderboard-clone")
+    github_token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    title: str
+    source: str  # evalai | inbox
+    data_dir: Path
+    database_url: str
+    inbox_dir: Path
+    phases: dict[str, PhaseSettings]
+    leaderboard: LeaderboardSettings
+    evalai: EvalAIConnection | None = None
+    poll_interval_seconds: float = 60.0
+    lease_seconds: float = 900.0
+    max_internal_attempts: int = 3
+    max_file_bytes: int = 500 * 1024**2
+    heartbeat_max_age_seconds: float = 300.0
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_attempts: int = 5
+
+    @property
+    def heartbeat_file(self) -> Path:
+        return self.data_dir / "heartbeat"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data_dir / "worker.lock"
+
+
+def _suggest(key: str, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, options, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _unknown(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> list[str]:
+    return [
+        f"unknown key '{where}{k}'{_suggest(str(k), allowed)}" for k in mapping if k not in allowed
+    ]
+
+
+def _number(raw: Mapping[str, Any], key: str, default: float, problems: list[str],
+            minimum: float = 0.0, where: str = "") -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value <= minimum:
+        problems.append(f"{where}{key} must be a number above {minimum:g}, got {value!r}")
+        return default
+    return float(value)
+
+
+def _path(value: Any, base: Path) -> Path:
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path,
+                  source_name: str = "config") -> Settings:
+    """Validate the challenge YAML (relative paths resolve against base_dir) and environment."""
+    problems: list[str] = []
+    if not isinstance(raw, Mapping):
+        raise ConfigError([f"expected a mapping of keys, got {type(raw).__name__}"], source_name)
+    problems += _unknown(raw, TOP_KEYS, "")
+
+    source = raw.get("source", "inbox")
+    if source not in SOURCES:
+        problems.append(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    data_dir = _path(env.get("NEUCO_DATA_DIR") or raw.get("data_dir", "var"), base_dir)
+    database_url = env.get("DATABASE_URL") or raw.get("database_url") or (
+        f"sqlite:///{data_dir / 'scores.db'}"
+    )
+    inbox_dir = _path(raw.get("inbox_dir", data_dir / "inbox"), base_dir)
+
+    phases: dict[str, PhaseSettings] = {}
+    raw_phases = raw.get("phases")
+    if not isinstance(raw_phases, Mapping) or not raw_phases:
+        problems.append("phases must map each EvalAI phase codename to its settings, "
+                        "e.g. phases: {dev: {annotations: labels/dev, probe: {k_folds: 40}}}")
+        raw_phases = {}
+    for codename, spec in raw_phases.items():
+        where = f"phases.{codename}."
+        if not isinstance(spec, Mapping):
+            problems.append(f"phases.{codename} must be a mapping")
+            continue
+        problems += _unknown(spec, PHASE_KEYS, where)
+        if "annotations" not in spec:
+            problems.append(f"{where}annotations is required: the hidden label folder")
+            continue
+        try:
+            probe = probe_config_from_mapping(spec.get("probe") or {}, f"{where}probe")
+        except ConfigError as exc:
+            problems += [f"{where}probe: {p}" for p in exc.problems]
+            continue
+        strict = spec.get("strict_ids", True)
+        if not isinstance(strict, bool):
+            problems.append(f"{where}strict_ids must be true or false, got {strict!r}")
+        for key in ("split", "metric"):
+            if key in spec and (not isinstance(spec[key], str) or not spec[key].strip()):
+                problems.append(f"{where}{key} must be a non-empty string, got {spec[key]!r}")
+        phases[str(codename)] = PhaseSettings(
+            codename=str(codename),
+            annotations=_path(spec["annotations"], base_dir),
+            probe=probe,
+            split=str(spec.get("split", "test_split")),
+            metric=str(spec.get("metric", "mean_Q")),
+            strict_ids=bool(strict),
+        )
+
+    board_raw = raw.get("leaderboard") or {}
+    board = LeaderboardSettings()
+    if not isinstance(board_raw, Mapping):
+        problems.append("leaderboard must be a mapping")
+        board_raw = {}
+    problems += _unknown(board_raw, BOARD_KEYS, "leaderboard.")
+    publisher = board_raw.get("publisher", "git")
+    if publisher not in PUBLISHERS:
+        problems.append(f"leaderboard.publisher must be one of {', '.join(PUBLISHERS)}, "
+                        f"got {publisher!r}")
+    policy = board_raw.get("policy", "latest")
+    if policy not in POLICIES:
+        problems.append(f"leaderboard.policy must be latest or best, got {policy!r}")
+    remote = env.get("LEADERBOARD_REMOTE") or str(board_raw.get("remote") or
+                                                   board_raw.get("repository") or "")
+    if publisher == "git" and not remote:
+        remote = str(data_dir / "leaderboard.git")
+    elif publisher == "git" and "://" not in remote and not remote.startswith("git@"):
+        remote = str(_path(remote, base_dir))
+    github_token = env.get("GITHUB_TOKEN", "")
+    if publisher == "github" and board_raw.get("enabled", True):
+        if not remote or "/" not in remote:
+            problems.append("leaderboard.repository must be 'owner/name' for the github publisher")
+        if not github_token:
+            problems.append("GITHUB_TOKEN is not set; the github publisher needs it")
+    ghost = board_raw.get("ghost_std")
+    if ghost is not None and (isinstance(ghost, bool) or not isinstance(ghost, (int, float))
+                              or not ghost > 0):
+        problems.append(f"leaderboard.ghost_std must be a positive number or null, got {ghost!r}")
+    resamples = board_raw.get("bootstrap_resamples", 1000)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0:
+        problems.append(f"leaderboard.bootstrap_resamples must be a whole number >= 0, "
+                        f"got {resamples!r}")
+    lists = {}
+    for key in ("baselines", "frozen_phases", "revealed_phases"):
+        value = board_raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"leaderboard.{key} must be a list of names")
+            value = []
+        lists[key] = tuple(value)
+    for key in ("frozen_phases", "revealed_phases"):
+        for name in lists[key]:
+            if name not in raw_phases:
+                problems.append(f"leaderboard.{key} names unknown phase '{name}'")
+    board = LeaderboardSettings(
+        enabled=bool(board_raw.get("enabled", True)),
+        publisher=str(publisher),
+        remote=remote,
+        branch=str(board_raw.get("branch", "main")),
+        policy=str(policy),
+        baselines=lists["baselines"],
+        baselines_in_weights=bool(board_raw.get("baselines_in_weights", True)),
+        ghost_std=float(ghost) if isinstance(ghost, (int, float)) and ghost > 0 else None,
+        bootstrap_resamples=resamples if isinstance(resamples, int) else 1000,
+        frozen_phases=lists["frozen_phases"],
+        revealed_phases=lists["revealed_phases"],
+        author=str(board_raw.get("author", LeaderboardSettings.author)),
+        workdir=_path(board_raw.get("workdir", data_dir / "leaderboard-clone"), base_dir),
+        github_token=github_token,
+    )
+
+    evalai_raw = raw.get("evalai") or {}
+    problems += _unknown(evalai_raw, EVALAI_KEYS, "evalai.")
+    connection = None
+    if source == "evalai":
+        missing = [k for k in ("AUTH_TOKEN", "API_SERVER", "QUEUE_NAME", "CHALLENGE_PK")
+                   if not env.get(k, "").strip()]
+        if missing:
+            problems.append(f"source is evalai but {', '.join(missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} not set in the environment "
+                            "(see deploy/.env.example)")
+        elif not env["CHALLENGE_PK"].strip().isdigit():
+            problems.append(f"CHALLENGE_PK must be a number, got {env['CHALLENGE_PK']!r}")
+        else:
+            connection = EvalAIConnection(
+                api_server=env["API_SERVER"].strip(),
+                auth_token=env["AUTH_TOKEN"].strip(),
+                queue_name=env["QUEUE_NAME"].strip(),
+                challenge_pk=int(env["CHALLENGE_PK"]),
+            )
+
+    poll = _number(raw, "poll_interval_seconds", 60.0, problems)
+    lease = _number(raw, "lease_seconds", 900.0, problems)
+    max_mb = _number(raw, "max_file_mb", 500.0, problems)
+    heartbeat = _number(raw, "heartbeat_max_age_seconds", 300.0, problems)
+    attempts = raw.get("max_internal_attempts", 3)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        problems.append(f"max_internal_attempts must be a whole number >= 1, got {attempts!r}")
+        attempts = 3
+    connect_t = _number(evalai_raw, "connect_timeout_seconds", 5.0, problems, where="evalai.")
+    read_t = _number(evalai_raw, "read_timeout_seconds", 30.0, problems, where="evalai.")
+    max_attempts = evalai_raw.get("max_attempts", 5)
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        problems.append(f"evalai.max_attempts must be a whole number >= 1, got {max_attempts!r}")
+        max_attempts = 5
+
+    if problems:
+        raise ConfigError(problems, source_name)
+    return Settings(
+        title=str(raw.get("title", "Hidden-task embedding challenge")),
+        source=str(source),
+        data_dir=data_dir,
+        database_url=database_url,
+        inbox_dir=inbox_dir,
+        phases=phases,
+        leaderboard=board,
+        evalai=connection,
+        poll_interval_seconds=poll,
+        lease_seconds=lease,
+        max_internal_attempts=attempts,
+        max_file_bytes=int(max_mb * 1024**2),
+        heartbeat_max_age_seconds=heartbeat,
+        connect_timeout_seconds=connect_t,
+        read_timeout_seconds=read_t,
+        max_attempts=max_attempts,
+    )
