@@ -4,8 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The real participant CLI (evalai 1.3.18) lives in its own virtualenv: it needs click==6.7,
+# which would break our own tools, and its pinned lxml does not build on Python 3.11, hence
+# --no-deps plus the runtime dependencies it actually imports (see shared protocol notes, section 5).
+EVALAI_VENV := .venv-evalai
+EVALAI_STAMP := $(EVALAI_VENV)/.installed-stamp
+# (setuptools, which supplies distutils on 3.12+, is not needed: Python 3.11 still has distutils.)
+EVALAI_CLI_DEPS := click==6.7 beautifultable==0.7.0 validators==0.12.6 requests==2.34.2 \
+	python-dateutil==2.9.0.post0 tqdm==4.70.1 termcolor==3.3.0 beautifulsoup4==4.15.0 \
+	boto3==1.44.5 docker==7.2.0
 
-.PHONY: setup demo test test-all bench lint clean
+.PHONY: setup setup-evalai-cli demo test test-all bench lint clean
 
 setup: $(STAMP)
 
@@ -16,13 +25,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+setup-evalai-cli: $(EVALAI_STAMP)
+
+$(EVALAI_STAMP):
+	rm -rf $(EVALAI_VENV)
+	$(PYTHON) -m venv $(EVALAI_VENV)
+	$(EVALAI_VENV)/bin/python -m pip install --quiet --no-deps evalai==1.3.18
+	$(EVALAI_VENV)/bin/python -m pip install --quiet $(EVALAI_CLI_DEPS)
+	touch $(EVALAI_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m demo
 
-test: $(STAMP)
+test: $(STAMP) $(EVALAI_STAMP)
 	$(PY) -m pytest -m "not slow" -q
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(EVALAI_STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
@@ -32,4 +50,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) demo-output bench-output .pytest_cache
+	rm -rf $(VENV) $(EVALAI_VENV) demo-output bench-output .pytest_cache

@@ -17,11 +17,14 @@ Two batching modes:
   done as batched matrix-vector products over gathered rows (k, b, d). Memory-bound.
 - `shared` (default): per epoch, ONE permutation of all n rows of the task is cut into
   S = ceil(n_train / batch_size) consecutive windows; at step s every probe trains on the rows of
-  window s that are in its training set (about batch_size of them; its test rows are masked
-  out). Each probe therefore still sees a uniformly random order of its own training rows every
-  epoch, in the same number of steps per epoch as the reference, with batches of batch_size ± a
-  few rows; but a step is one dense (m, d) x (d, k) product, so the K probes cost about as much
-  as a few. docs/fidelity.md shows with numbers that the scores are statistically the same.
+  window s that are in its training set (its test rows are masked out). The windows are sized
+  like the reference's batches: batch_size * n / n_train rows each, so that a probe finds about
+  batch_size of its training rows in each, and the remainder in the last one (the reference's
+  last batch is the remainder too). Each probe therefore still sees a uniformly random order of
+  its own training rows every epoch, in the same number of steps per epoch as the reference,
+  with batches of batch_size ± a few rows; but a step is one dense (m, d) x (d, k) product, so
+  the K probes cost about as much as a few. docs/fidelity.md shows with numbers that the scores
+  are statistically the same.
 """
 
 from __future__ import annotations
@@ -94,6 +97,12 @@ def _loss_grad(z: torch.Tensor, y: torch.Tensor, kind: str) -> tuple[torch.Tenso
     return F.softplus(z) - y * z, torch.sigmoid(z) - y
 
 
+def shared_window_bounds(n: int, n_train: int, batch_size: int) -> list[int]:
+    """Where to cut a permutation of n rows into the S windows of one shared epoch."""
+    steps = math.ceil(n_train / batch_size)
+    return [round(j * batch_size * n / n_train) for j in range(1, steps)]
+
+
 def initial_parameters(k: int, d: int, generator: torch.Generator) -> torch.Tensor:
     """(k, d+1): nn.Linear(d, 1)'s default init for weight and bias, U(-1/sqrt(d), 1/sqrt(d))."""
     bound = 1.0 / math.sqrt(d)
@@ -105,7 +114,7 @@ def _epoch_shared(
     y: torch.Tensor,
     train_mask: torch.Tensor,
     opt: _AdamW,
-    steps: int,
+    bounds: list[int],
     kind: str,
     generator: torch.Generator,
 ) -> torch.Tensor:
@@ -113,7 +122,8 @@ def _epoch_shared(
     n = x.shape[0]
     perm = torch.randperm(n, generator=generator).to(x.device)
     loss_sum = torch.zeros(train_mask.shape[1], dtype=torch.float64, device=x.device)
-    for rows in torch.tensor_split(perm, steps):
+    steps = len(bounds) + 1
+    for rows in torch.tensor_split(perm, bounds):
         xb = x.index_select(0, rows)  # (m, d+1)
         mb = train_mask.index_select(0, rows)  # (m, k)
         yb = y.index_select(0, rows).unsqueeze(1)  # (m, 1)
@@ -182,7 +192,7 @@ def train_probes(
     train_t = torch.from_numpy(train_idx).to(device)
     test_t = torch.from_numpy(test_idx).to(device)
     y_test = y[test_t]  # (k, t)
-    steps = math.ceil(n_train / settings.batch_size)
+    bounds = shared_window_bounds(n, n_train, settings.batch_size)
     if settings.batching == "shared":
         train_mask = torch.zeros((n, k), dtype=x.dtype, device=device)
         train_mask[train_t, torch.arange(k, device=device).unsqueeze(1)] = 1.0
@@ -195,7 +205,7 @@ def train_probes(
     test_loss = np.empty((settings.epochs, k))
     for epoch in range(settings.epochs):
         if settings.batching == "shared":
-            tl = _epoch_shared(x1, y, train_mask, opt, steps, settings.kind, generator)
+            tl = _epoch_shared(x1, y, train_mask, opt, bounds, settings.kind, generator)
         else:
             tl = _epoch_independent(
                 x1, y, train_t, opt, settings.batch_size, settings.kind, generator

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from scoring.metrics import f1_scores, r2_scores
-from scoring.probe import ProbeSettings, initial_parameters, train_probes
+from scoring.probe import ProbeSettings, initial_parameters, shared_window_bounds, train_probes
 from scoring.splits import random_splits
 
 N, D, K, EPOCHS, BATCH = 90, 12, 5, 4, 16
@@ -82,16 +82,16 @@ def independent_batches(train_idx):
 def shared_batches(train_idx):
     gen = torch.Generator().manual_seed(11)
     initial_parameters(K, D, gen)
-    steps = math.ceil(train_idx.shape[1] / BATCH)
+    bounds = shared_window_bounds(N, train_idx.shape[1], BATCH)
     out = []
     for _ in range(EPOCHS):
         perm = torch.randperm(N, generator=gen)
-        windows = torch.tensor_split(perm, steps)
+        windows = torch.tensor_split(perm, bounds)
         per_probe = []
         for k in range(K):
             member = set(train_idx[k].tolist())
             per_probe.append(
-                [torch.tensor([r for r in w.tolist() if r in member]) for w in windows]
+                [torch.tensor([r for r in w.tolist() if r in member], dtype=torch.long) for w in windows]
             )
         out.append(per_probe)
     return out
@@ -119,6 +119,15 @@ def test_shared_batches_cover_every_training_row_once_per_epoch():
             rows = torch.cat(epoch[k]).tolist()
             assert sorted(rows) == sorted(train_idx[k].tolist())
             assert len(epoch[k]) == math.ceil(train_idx.shape[1] / BATCH)
+            sizes = [len(b) for b in epoch[k]]
+            # about batch_size rows per step, the remainder in the last one, like the reference
+            assert abs(sum(sizes[:-1]) / len(sizes[:-1]) - BATCH) < 3
+
+
+def test_shared_windows_mirror_the_reference_batch_sizes():
+    bounds = shared_window_bounds(604, 543, 64)  # reference: 8 batches of 64 and one of 31
+    assert len(bounds) == 8
+    assert bounds[0] == 71 and bounds[-1] == 570  # last window: 34 rows, ~31 training rows
 
 
 @pytest.mark.parametrize("batching", ["independent", "shared"])
