@@ -1,0 +1,1 @@
+"""The product tour on the embedded default: no credentials, no external services."""
