@@ -33,7 +33,10 @@ INSTALL_VM = REPO / "deploy" / "install-vm.sh"
 WATCHDOG = REPO / "cronjobs" / "watchdog.sh"
 CRONTAB = REPO / "cronjobs" / "crontab.example"
 
+# What the deployment files themselves call; the README may use every subcommand the CLI has.
 WORKER_SUBCOMMANDS = {"run", "doctor", "healthcheck"}
+ALL_WORKER_SUBCOMMANDS = {"run", "once", "status", "doctor", "rescore", "healthcheck",
+                          "leaderboard"}
 # The settings the issue names; each must be documented whether or not a file here reads it.
 REQUIRED_SETTINGS = {
     "AUTH_TOKEN", "API_SERVER", "QUEUE_NAME", "CHALLENGE_PK", "GITHUB_TOKEN", "NEUCO_CONFIG",
@@ -553,11 +556,11 @@ def test_every_file_calls_the_worker_the_same_way() -> None:
         for words in worker_invocations(text):
             if not words or words[0].startswith("-"):
                 continue  # `python -m worker` alone, or with --help: no subcommand to check
-            assert words[0] in WORKER_SUBCOMMANDS, f"{where}: -m worker {words}"
+            assert words[0] in ALL_WORKER_SUBCOMMANDS, f"{where}: -m worker {words}"
             if words[0] == "run":
                 assert words[1] == "--config", f"{where}: run without --config"
             seen.add(words[0])
-    assert seen == WORKER_SUBCOMMANDS
+    assert seen >= WORKER_SUBCOMMANDS
 
 
 def test_the_worker_cli_offers_the_subcommands_the_deployment_calls() -> None:
@@ -568,7 +571,7 @@ def test_the_worker_cli_offers_the_subcommands_the_deployment_calls() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
-    for subcommand in sorted(WORKER_SUBCOMMANDS):
+    for subcommand in sorted(ALL_WORKER_SUBCOMMANDS):
         assert subcommand in result.stdout, f"`python -m worker {subcommand}` is not offered"
 
 
