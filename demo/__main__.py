@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -77,12 +78,18 @@ def challenge_yaml(out: Path, dim: int) -> dict:
 
 
 def fill_inbox(inbox: Path, submissions: dict[str, Path]) -> None:
-    """Each team submits to both phases; one more team sends a broken file."""
-    for profile, team in TEAMS.items():
-        for phase in ("dev", "final"):
-            target = inbox / phase / team
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy(submissions[profile], target / f"{profile}-embeddings.csv.gz")
+    """Each team submits to both phases, GeoSketch twice in the final phase (a weak first try,
+    then a better one: its latest counts); one more team sends a broken file. File times set
+    the order in which the worker sees them."""
+    plan = [(phase, profile, team) for phase in ("dev", "final") for profile, team in TEAMS.items()]
+    plan.insert(5, ("final", "weak", "GeoSketch"))  # GeoSketch's first final-phase try
+    start = time.time() - 3600
+    for i, (phase, profile, team) in enumerate(plan):
+        target = inbox / phase / team
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / f"{profile}-embeddings-{i:02d}.csv.gz"
+        shutil.copy(submissions[profile], path)
+        os.utime(path, (start + 60 * i, start + 60 * i))
     broken = inbox / "final" / "Late Night Lab"
     broken.mkdir(parents=True)
     (broken / "embeddings.csv").write_text("id,0,1,2\ncube-0001,0.1,0.2,abc\n")
