@@ -20,8 +20,9 @@ else its pk, appended; earlier entries keep their names, so a board never rename
 was already published.
 
 Determinism: an unchanged database renders to identical bytes — the bootstrap is seeded from
-the phase and its entries' evaluation ids, and `updated_at` is the newest finish time in the
-phase, never the clock — so the publisher commits nothing.
+the phase and its entries' evaluation ids, and `updated_at` is the newest finish among the shown
+submissions, never the clock — so the publisher commits nothing. Private submissions leave no
+trace: not in the entries, the history, the submission counts and times, or `updated_at`.
 
 Errors: `publish_phase` / `reveal_phase` return "refused" and "frozen" as results, and raise
 `PublishTransientError` (network, timeout, lost races: try again on a later tick) and
@@ -153,11 +154,12 @@ def build_phase_board(
         f"Phase {phase}",  # the README's title names the challenge; long titles clip the plots
         leaderboard,
         _entry_infos(by_name, shown, names, baselines),
-        updated_at=_updated_at(submissions),
+        updated_at=_updated_at(shown, submissions),
         revealed=phase in board.revealed_phases if revealed is None else revealed,
         intervals=intervals,
         history=history,
         baselines_in_weights=board.baselines_in_weights,
+        policy=board.policy,
     )
     return result, notes
 
@@ -328,9 +330,13 @@ def _replay(
     return replay
 
 
-def _updated_at(submissions: Iterable[StoredSubmission]) -> datetime:
-    """Newest finish time in the phase (else newest arrival): re-renders stay identical."""
-    finished = [s.finished_at for s in submissions if s.status == FINISHED and s.finished_at]
+def _updated_at(
+    shown: Iterable[StoredSubmission], submissions: Iterable[StoredSubmission]
+) -> datetime:
+    """Newest finish among the shown submissions, never the clock, so re-renders stay identical;
+    private ones do not count (their finishing would be a commit that only reveals activity).
+    With nothing shown: the newest arrival in the phase."""
+    finished = [s.finished_at for s in shown if s.finished_at is not None]
     if finished:
         return max(finished)
     return max((s.received_at for s in submissions), default=_EPOCH)
@@ -391,7 +397,7 @@ def show_phase(
     """The phase's Markdown table and notes, for the terminal; nothing is published."""
     board, notes = build_phase_board(store, phase, settings, revealed=revealed)
     table = board_table(board) if board.rows else "No scored submissions yet."
-    return "\n".join([table, *(f"note: {n}" for n in notes)]) + "\n"
+    return "\n".join([table, *(f"note: {n}" for n in notes)])
 
 
 def _publish(

@@ -137,6 +137,7 @@ class Board:
     n_resamples: int | None = None
     interval_level: float = 0.9
     baselines_in_weights: bool = True
+    policy: str = "latest"  # which submission of a team counts: latest | best (public)
 
     def __post_init__(self) -> None:
         if not PHASE_SLUG.match(self.phase):
@@ -173,6 +174,7 @@ def board_from_leaderboard(
     intervals: RankIntervals | None = None,
     history: Sequence[RankSnapshot] = (),
     baselines_in_weights: bool = True,
+    policy: str = "latest",
 ) -> Board:
     """A Board from `rank_entries`' result plus per-entry facts and optional rank intervals."""
     missing = [r.name for r in leaderboard.rows if r.name not in entries]
@@ -211,6 +213,7 @@ def board_from_leaderboard(
         n_resamples=intervals.n_resamples if intervals else None,
         interval_level=intervals.level if intervals else 0.9,
         baselines_in_weights=baselines_in_weights,
+        policy=policy,
     )
 
 
@@ -334,8 +337,9 @@ def entry_policy(board: Board) -> str:
         if board.baselines_in_weights
         else "are ranked but do not enter the task weights"
     )
+    counts = "best (highest mean Q)" if board.policy == "best" else "latest"
     return (
-        "Each team's latest public submission counts; organiser baselines are shown for "
+        f"Each team's {counts} public submission counts; organiser baselines are shown for "
         "reference with their would-be rank in parentheses, take no competing place, "
         f"and {weights}."
     )

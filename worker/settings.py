@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ BOARD_KEYS = ("enabled", "publisher", "remote", "repository", "branch", "policy"
               "revealed_phases", "author", "workdir")
 EVALAI_KEYS = ("connect_timeout_seconds", "read_timeout_seconds", "max_attempts")
 SOURCES = ("evalai", "inbox")
+PHASE_CODENAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PUBLISHERS = ("git", "github", "none")
 POLICIES = ("latest", "best")
 
@@ -110,6 +112,12 @@ def _number(raw: Mapping[str, Any], key: str, default: float, problems: list[str
     return float(value)
 
 
+def _scp_like(remote: str) -> bool:
+    """git's scp-like syntax, user@host:path or host:path (not a Windows drive letter)."""
+    head = remote.split("/", 1)[0]
+    return ":" in head and len(head.split(":", 1)[0]) > 1
+
+
 def _path(value: Any, base: Path) -> Path:
     path = Path(str(value)).expanduser()
     return path if path.is_absolute() else base / path
@@ -140,6 +148,9 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
         raw_phases = {}
     for codename, spec in raw_phases.items():
         where = f"phases.{codename}."
+        if not PHASE_CODENAME.match(str(codename)):
+            problems.append(f"phase codename {codename!r} must be lower-case letters, digits, "
+                            "'-' or '_' (it names files and README sections)")
         if not isinstance(spec, Mapping):
             problems.append(f"phases.{codename} must be a mapping")
             continue
@@ -184,7 +195,7 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
                                                    board_raw.get("repository") or "")
     if publisher == "git" and not remote:
         remote = str(data_dir / "leaderboard.git")
-    elif publisher == "git" and "://" not in remote and not remote.startswith("git@"):
+    elif publisher == "git" and "://" not in remote and not _scp_like(remote):
         remote = str(_path(remote, base_dir))
     github_token = env.get("GITHUB_TOKEN", "")
     if publisher == "github" and board_raw.get("enabled", True):
@@ -197,9 +208,10 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
                               or not ghost > 0):
         problems.append(f"leaderboard.ghost_std must be a positive number or null, got {ghost!r}")
     resamples = board_raw.get("bootstrap_resamples", 1000)
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0:
-        problems.append(f"leaderboard.bootstrap_resamples must be a whole number >= 0, "
-                        f"got {resamples!r}")
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0 \
+            or 0 < resamples < 1000:
+        problems.append(f"leaderboard.bootstrap_resamples must be 0 (no rank intervals) or a "
+                        f"whole number >= 1000, got {resamples!r}")
     lists = {}
     for key in ("baselines", "frozen_phases", "revealed_phases"):
         value = board_raw.get(key, [])
