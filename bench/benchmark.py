@@ -59,7 +59,11 @@ def measure(kind: str, challenge: Path, k: int, seed: int, team: str) -> dict:
     started = time.perf_counter()
     table = load_submission(path, expected, embedding_dim=1024, strict=True)
     parse_s = time.perf_counter() - started
-    result = {"parse_s": parse_s, "file_mb": path.stat().st_size / 1e6, "threads": torch.get_num_threads()}
+    result = {
+        "parse_s": parse_s,
+        "file_mb": path.stat().st_size / 1e6,
+        "threads": torch.get_num_threads(),
+    }
     if kind == "score":
         config = ProbeConfig(k_folds=k, epochs=20, batch_size=64, learning_rate=1e-3)
         started = time.perf_counter()
@@ -103,7 +107,9 @@ def main() -> int:
         "peak_rss_mb": max(r["peak_rss_mb"] for r in parses),
     }
     for k in args.k:
-        runs = [child(["score", str(challenge), str(k), "42", args.team]) for _ in range(args.repeat)]
+        runs = [
+            child(["score", str(challenge), str(k), "42", args.team]) for _ in range(args.repeat)
+        ]
         median = statistics.median(r["score_s"] for r in runs)
         rows = runs[0]["rows"]
         landcover_share = 4691 * 2 / rows
@@ -132,19 +138,27 @@ def main() -> int:
     print(f"\n| measurement | wall (median of {args.repeat}) | peak RSS | target |")
     print("|---|---|---|---|")
     pr = report["parse"]
-    print(f"| parse + validate {pr['file_mb']:.0f} MB CSV | {pr['median_s']:.2f} s | "
-          f"{pr['peak_rss_mb']:.0f} MB | <= 5 s |")
+    print(
+        f"| parse + validate {pr['file_mb']:.0f} MB CSV | {pr['median_s']:.2f} s | "
+        f"{pr['peak_rss_mb']:.0f} MB | <= 5 s |"
+    )
     for k in args.k:
         r = report[f"k{k}"]
         target = {200: "<= 20 s, <= 2 GB", 40: "<= 5 s, <= 2 GB"}.get(k, "")
-        print(f"| score final phase, K = {k} (parse incl. in RSS) | {r['median_score_s']:.2f} s "
-              f"| {r['peak_rss_mb']:.0f} MB | {target} |")
-        print(f"|   reference estimate at 0.9 s/split of 4,691 rows | {r['reference_estimate_s']:.0f} s "
-              f"| | speed-up x{r['speedup_per_split']:.0f} |")
+        print(
+            f"| score final phase, K = {k} (parse incl. in RSS) | {r['median_score_s']:.2f} s "
+            f"| {r['peak_rss_mb']:.0f} MB | {target} |"
+        )
+        print(
+            f"|   reference estimate at 0.9 s/split of 4,691 rows | {r['reference_estimate_s']:.0f} s "
+            f"| | speed-up x{r['speedup_per_split']:.0f} |"
+        )
     if args.seeds:
         rep = report["repeatability_k200"]
-        print(f"\nmean Q over {args.seeds} fresh seeds at K = 200: "
-              f"{', '.join(f'{q:.3f}' for q in rep['mean_q'])}")
+        print(
+            f"\nmean Q over {args.seeds} fresh seeds at K = 200: "
+            f"{', '.join(f'{q:.3f}' for q in rep['mean_q'])}"
+        )
         print(f"spread (max - min) {rep['spread']:.3f}, sd {rep['sd']:.3f}")
     print(f"\nwritten: {args.out / 'benchmark.json'}")
     return 0

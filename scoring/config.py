@@ -165,7 +165,9 @@ def probe_config_from_mapping(raw: Mapping[str, Any], source: str = "config") ->
 
     params = raw.get("probe_params") or {}
     if not isinstance(params, Mapping):
-        problems.append("probe_params must be a mapping (batch_size, epochs, learning_rate, device)")
+        problems.append(
+            "probe_params must be a mapping (batch_size, epochs, learning_rate, device)"
+        )
         params = {}
     for key in params:
         if key not in PROBE_PARAM_KEYS:

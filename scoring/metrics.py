@@ -42,7 +42,9 @@ def positive_predictions(logits: torch.Tensor, probability_quirk: bool = True) -
     return torch.where(in_unit, logits > 0.5, by_sigmoid)
 
 
-def f1_scores(logits: torch.Tensor, target: torch.Tensor, probability_quirk: bool = True) -> torch.Tensor:
+def f1_scores(
+    logits: torch.Tensor, target: torch.Tensor, probability_quirk: bool = True
+) -> torch.Tensor:
     """Binary F1 per split: logits, 0/1 targets (k, m) -> (k,). NaN if a logit is NaN."""
     pos = positive_predictions(logits, probability_quirk)
     truth = target > 0.5

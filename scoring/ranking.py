@@ -132,4 +132,6 @@ def rank_entries(
         for i, n in enumerate(kept)
     ]
     rows.sort(key=lambda r: (r.weighted_score, -r.mean_q, r.name))
-    return Leaderboard(tuple(rows), tasks, {t: float(w) for t, w in zip(tasks, weights)}, dropped)
+    return Leaderboard(
+        tuple(rows), tasks, {t: float(w) for t, w in zip(tasks, weights, strict=True)}, dropped
+    )

@@ -22,7 +22,9 @@ def reference_split_scores(
 ) -> np.ndarray:
     """Best test R^2 of each of k ShuffleSplit(seed 42) splits for a regression task."""
     torch.manual_seed(torch_seed)
-    data = TensorDataset(torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32)))
+    data = TensorDataset(
+        torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
+    )
     train_idx, test_idx = random_splits(len(y), k, 42)
     best = []
     for train, test in zip(train_idx, test_idx, strict=True):

@@ -46,8 +46,11 @@ def configure_logging(env: Mapping[str, str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(env.get("LOG_LEVEL", "INFO").upper())
-    for noisy in ("apscheduler", "urllib3", "github"):
+    for noisy in ("urllib3", "github"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A poll skipped because the previous one is still draining the queue is by design
+    # (max_instances=1, coalesce); APScheduler would log each at WARNING.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def load_settings(path: str | None, env: Mapping[str, str]) -> Settings:
@@ -74,10 +77,19 @@ def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
         return EXIT_ALREADY_RUNNING
     app = build(settings, purpose="once" if once else "run")
     try:
-        released = app.store.release_orphans(worker_home(settings), app.worker_id,
-                                             datetime.now(UTC))
+        # Only claims of earlier run/once lives: the lock proves those dead, but `rescore`
+        # takes no lock, so a rescore's claim under the same data folder may be alive.
+        released = [
+            orphan
+            for purpose in ("run", "once")
+            for orphan in app.store.release_orphans(f"{worker_home(settings)}{purpose}:",
+                                                    app.worker_id, datetime.now(UTC))
+        ]
         for _source, pk in released:
             log.info("submission %s: restarting the scoring a previous run left unfinished", pk)
+        # A board that failed to publish before a restart is retried now (unchanged content
+        # makes no commit).
+        app.dirty_phases.update(p for p in settings.phases if app.store.list_submissions(phase=p))
         app.worker.beat()
         if once:
             handled = app.worker.poll_once()
@@ -140,7 +152,8 @@ def cmd_status(settings: Settings, out: TextIO) -> int:
             row = counts.get(phase, {})
             out.write(f"{phase:16s}" + "".join(f"{row.get(s, 0):10d}" for s in statuses) + "\n")
         unreported = store.unreported(datetime.now(UTC))
-        internal = [s for s in store.list_submissions(status="failed") if s.error_kind == "internal"]
+        internal = [s for s in store.list_submissions(status="failed")
+                    if s.error_kind == "internal"]
         running = store.list_submissions(status="running")
         for s in running:
             out.write(f"running: submission {s.pk} ({s.phase}, {s.team_name}) by {s.lease_owner}"

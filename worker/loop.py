@@ -53,9 +53,12 @@ def acquire_lock(path: Path) -> IO[str]:
 
 
 def write_heartbeat(path: Path, now: datetime) -> None:
-    """Replace the heartbeat file atomically (its mtime is what the watchdog reads)."""
+    """Replace the heartbeat file atomically (its mtime is what the watchdog reads). Safe to
+    call from several threads at once: the polling job and the idle main loop both beat."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    # One temporary name per thread: with a shared name, one writer's rename took the other's
+    # file away and its rename raised FileNotFoundError, killing the worker it was keeping alive.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     tmp.write_text(now.astimezone(UTC).isoformat() + "\n")
     tmp.replace(path)
 

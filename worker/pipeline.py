@@ -15,6 +15,8 @@ Exactly once, from the participant's point of view:
 - Participant errors (a bad file) fail at once with the participant-facing reason. Internal
   errors (ours) go back to `received` and are retried up to `max_internal_attempts`, then the
   submission fails with a message saying the organisers were alerted; `rescore` re-runs it.
+- A permanent EvalAI error about one submission (e.g. a 404 for it) is logged for the
+  organiser and its message left queued; it never stops the rest of the queue or later ticks.
 - Scorings left `running` by a dead worker are restarted: at once by this worker's next life
   (the data-directory lock proves the predecessor is dead) and by any worker once the lease
   has expired (the reaper).
@@ -38,7 +40,13 @@ from scoring.engine import TooManyFailedSplits, fresh_seed, score_submission
 from scoring.labels import AnnotationError, Task, load_tasks
 from scoring.results import ScoreCard
 from scoring.submission import SubmissionError, load_submission
-from worker.errors import AuthError, DownloadTooLarge, RequestRejected, TransientError
+from worker.errors import (
+    AuthError,
+    DownloadTooLarge,
+    PermanentError,
+    RequestRejected,
+    TransientError,
+)
 from worker.settings import PhaseSettings, Settings
 from worker.store import LeaseLost, SqlScoreStore
 from worker.store_schema import StoredSubmission, SubmissionInfo
@@ -168,7 +176,18 @@ class SubmissionPipeline:
             if delivery is None:
                 break
             handled += 1
-            if self.process(delivery.pk):
+            try:
+                done = self.process(delivery.pk)
+            except AuthError:
+                raise
+            except PermanentError as exc:
+                # e.g. EvalAI answers 404 for the submission: retrying now cannot help, but one
+                # such message must not stop the rest of the queue. It stays queued (a 404 that
+                # is only a replication lag must not lose a submission) and comes back.
+                log.error("submission %s: %s; message left queued, going on with the queue",
+                          delivery.pk, exc)
+                continue
+            if done:
                 self.source.acknowledge(delivery)
         return handled
 
@@ -378,6 +397,11 @@ class SubmissionPipeline:
                 done += 1
             except TransientError as exc:
                 log.warning("submission %s: reporting failed, will retry: %s", stored.pk, exc)
+            except AuthError:
+                raise
+            except PermanentError as exc:  # one bad row must not block every later tick
+                log.error("submission %s: cannot report the recorded result: %s", stored.pk,
+                          exc)
         return done
 
     def reap_expired(self) -> int:

@@ -63,9 +63,16 @@ def checks():
             for quantity in ("q", "mean"):
                 marks = []
                 if (team, task, quantity) in KNOWN_NARROW_BAND:
-                    marks = [pytest.mark.xfail(strict=True, reason="band narrower than the "
-                                               "reference's own probe-seed noise; see module doc")]
-                yield pytest.param(team, task, quantity, id=f"{team}-{task}-{quantity}", marks=marks)
+                    marks = [
+                        pytest.mark.xfail(
+                            strict=True,
+                            reason="band narrower than the "
+                            "reference's own probe-seed noise; see module doc",
+                        )
+                    ]
+                yield pytest.param(
+                    team, task, quantity, id=f"{team}-{task}-{quantity}", marks=marks
+                )
 
 
 @pytest.mark.parametrize(("team", "task", "quantity"), list(checks()))

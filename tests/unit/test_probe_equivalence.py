@@ -91,7 +91,10 @@ def shared_batches(train_idx):
         for k in range(K):
             member = set(train_idx[k].tolist())
             per_probe.append(
-                [torch.tensor([r for r in w.tolist() if r in member], dtype=torch.long) for w in windows]
+                [
+                    torch.tensor([r for r in w.tolist() if r in member], dtype=torch.long)
+                    for w in windows
+                ]
             )
         out.append(per_probe)
     return out
@@ -104,8 +107,8 @@ def test_batched_probes_equal_sequential_pytorch_training(kind: str, batching: s
     train_idx, test_idx = random_splits(N, K, seed=3)
     settings = ProbeSettings(kind, EPOCHS, BATCH, 0.01, batching, probability_quirk=True)
     run = train_probes(x, y, train_idx, test_idx, settings, torch.Generator().manual_seed(11))
-    batches = independent_batches(train_idx) if batching == "independent" else shared_batches(
-        train_idx
+    batches = (
+        independent_batches(train_idx) if batching == "independent" else shared_batches(train_idx)
     )
     best, best_epoch = sequential_reference(x, y, train_idx, test_idx, kind, batches)
     np.testing.assert_allclose(run.best_scores, best, rtol=0, atol=2e-5)

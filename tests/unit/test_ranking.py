@@ -25,7 +25,9 @@ def golden_cases():
 @pytest.mark.parametrize("case", golden_cases(), ids=lambda c: c["name"])
 def test_reference_cases(case):
     entries = {
-        name: {t: (math.nan if v is None else v) for t, v in zip(case["tasks"], values)}
+        name: {
+            t: (math.nan if v is None else v) for t, v in zip(case["tasks"], values, strict=True)
+        }
         for name, values in case["entries"].items()
     }
     board = rank_entries(entries, case["tasks"])
