@@ -150,8 +150,8 @@ def main() -> int:
             f"| {r['peak_rss_mb']:.0f} MB | {target} |"
         )
         print(
-            f"|   reference estimate at 0.9 s/split of 4,691 rows | {r['reference_estimate_s']:.0f} s "
-            f"| | speed-up x{r['speedup_per_split']:.0f} |"
+            "|   reference estimate at 0.9 s/split of 4,691 rows | "
+            f"{r['reference_estimate_s']:.0f} s | | speed-up x{r['speedup_per_split']:.0f} |"
         )
     if args.seeds:
         rep = report["repeatability_k200"]
