@@ -38,6 +38,7 @@ demo: $(STAMP)
 	$(PY) -m demo
 
 test: $(STAMP) $(EVALAI_STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -m "not slow" -q
 
 test-all: $(STAMP) $(EVALAI_STAMP)

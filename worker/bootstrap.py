@@ -38,10 +38,14 @@ class App:
     worker_id: str
     dirty_phases: set[str] = field(default_factory=set)
     client: EvalAIClient | None = None
+    publisher: object | None = None  # built on first use, reused, closed with the app
 
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+        close = getattr(self.publisher, "close", None)
+        if close is not None:
+            close()
         self.store.close()
 
 
@@ -86,7 +90,9 @@ def refresh_boards(app: App) -> None:
         return
     from worker.board import make_publisher, publish_phase
 
-    publisher = make_publisher(app.settings)
+    if app.publisher is None:
+        app.publisher = make_publisher(app.settings)
+    publisher = app.publisher
     if publisher is None:
         app.dirty_phases.clear()
         return

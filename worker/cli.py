@@ -199,7 +199,14 @@ def cmd_healthcheck(args: argparse.Namespace, env: Mapping[str, str], out: TextI
 
 
 def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from worker.board import make_publisher, publish_phase, reveal_phase, show_phase
+    from worker.board import (
+        PhaseStillScoring,
+        make_publisher,
+        publish_phase,
+        reveal_phase,
+        show_phase,
+    )
+    from worker.publish import PublishError
     from worker.store import SqlScoreStore
 
     if args.phase not in settings.phases:
@@ -215,11 +222,16 @@ def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -
         if publisher is None:
             out.write("the leaderboard publisher is disabled in the config\n")
             return 1
-        if args.action == "reveal":
-            result = reveal_phase(store, args.phase, settings, publisher, force=args.force)
-        else:
-            result = publish_phase(store, args.phase, settings, publisher,
-                                   explanation=args.explanation)
+        try:
+            if args.action == "reveal":
+                result = reveal_phase(store, args.phase, settings, publisher, force=args.force,
+                                      explanation=args.explanation)
+            else:
+                result = publish_phase(store, args.phase, settings, publisher,
+                                       explanation=args.explanation)
+        except (PhaseStillScoring, PublishError) as exc:
+            out.write(f"{args.action}: not published: {exc}\n")
+            return 1
         out.write(f"{args.action}: {result.status}"
                   + (f" ({result.sha})" if result.sha else "")
                   + (f": {result.reason}" if result.reason else "") + "\n")
