@@ -15,6 +15,8 @@ Exactly once, from the participant's point of view:
 - Participant errors (a bad file) fail at once with the participant-facing reason. Internal
   errors (ours) go back to `received` and are retried up to `max_internal_attempts`, then the
   submission fails with a message saying the organisers were alerted; `rescore` re-runs it.
+  Transient trouble (EvalAI or the network down after the client's own bounded retries) gives
+  the claim back without counting an attempt and leaves the message queued.
 - A permanent EvalAI error about one submission (e.g. a 404 for it) is logged for the
   organiser and its message left queued; it never stops the rest of the queue or later ticks.
 - Scorings left `running` by a dead worker are restarted: at once by this worker's next life
@@ -312,7 +314,14 @@ class SubmissionPipeline:
         except LeaseLost:
             log.warning("submission %s: lease lost to another worker; dropping this run", meta.pk)
             return "lost"
-        except (TransientError, AnnotationError, Exception) as exc:  # noqa: BLE001 - boundary
+        except TransientError as exc:
+            # EvalAI or the network is down: not the submission's fault and not a bug of ours.
+            # Give the claim back uncounted and leave the message queued for a later tick.
+            log.warning("submission %s: %s; will retry on a later tick", meta.pk, exc)
+            self.store.release_claim(self.source.name, meta.pk, self.worker_id, self.clock(),
+                                     f"transient error, retried later: {exc}")
+            return "received"
+        except (AnnotationError, Exception) as exc:  # noqa: BLE001 - boundary
             log.exception("submission %s: internal error: %s", meta.pk, exc)
             return self._fail(meta, "internal", f"{type(exc).__name__}: {exc}")
 

@@ -324,6 +324,22 @@ class SqlScoreStore:
             )
         return renewed.rowcount == 1
 
+    def release_claim(self, source: str, pk: int, worker_id: str, now: datetime,
+                      detail: str) -> bool:
+        """Give a claim back (running -> received) without counting the attempt: for transient
+        trouble outside the submission (EvalAI or the network was down), which is retried on a
+        later tick and must not use up the submission's internal-error budget."""
+        s = submissions.c
+
+        def decide(row: Row[Any]) -> _Move | None:
+            if row.status != RUNNING or row.lease_owner != worker_id:
+                return None
+            guard = (s.status == RUNNING) & (s.lease_owner == worker_id)
+            values = dict(lease_owner=None, lease_until=None, attempts=s.attempts - 1)
+            return _Move(guard, RECEIVED, values, detail)
+
+        return self._move(source, pk, now, decide)
+
     def release_orphans(
         self, owner_prefix: str, current_owner: str, now: datetime
     ) -> list[tuple[str, int]]:

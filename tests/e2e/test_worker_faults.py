@@ -170,3 +170,25 @@ def test_a_message_for_a_submission_evalai_does_not_know_does_not_block_the_queu
     assert put.submission_status == "finished"
     site.double.advance(31)
     assert [m.body["submission_pk"] for m in site.double.queue_messages()] == [999]
+
+
+def test_evalai_down_during_download_leaves_the_submission_queued_without_using_attempts(
+    site: Site,
+):
+    pk = site.submit("strong")
+    config = site.write_config(max_attempts=1)  # no client retries: the outage outlasts them
+    site.double.inject("status", 50, status=503, method="GET", path="/media/")
+    for _ in range(4):  # more ticks than max_internal_attempts (3)
+        done = site.worker("once", config=config)
+        assert done.returncode == 0, done.describe()
+    with site.store() as store:
+        row = store.get("evalai", pk)
+        assert (row.status, row.attempts) == ("received", 0)
+        assert any("transient error, retried later" in e.detail for e in store.events("evalai", pk))
+    assert final_puts(site.double, pk) == []
+
+    site.double.clear_faults()
+    site.double.advance(31)  # the undeleted message becomes visible again
+    done = site.worker("once", config=config)
+    assert done.returncode == 0, done.describe()
+    assert [p.submission_status for p in final_puts(site.double, pk)] == ["finished"]

@@ -850,3 +850,16 @@ def test_board_keeps_nan_entries_last_with_their_nan_task(store: SqlScoreStore) 
     assert [e.submission.pk for e in entries] == [2, 1]
     assert math.isnan(entries[1].mean_q) and math.isnan(entries[1].task_q["task3__regr"])
     assert entries[1].task_q["task0__cls"] == score_card(1, k=2, nan_q_task=3).tasks[0].q
+
+
+def test_release_claim_gives_the_claim_back_uncounted(store):
+    now = T0
+    store.upsert_submission(info(pk=901))
+    assert store.try_claim("evalai", 901, "w1", now, 60)
+    assert not store.release_claim("evalai", 901, "w2", now, "not the owner")
+    assert store.release_claim("evalai", 901, "w1", now, "transient error, retried later")
+    row = store.get("evalai", 901)
+    assert (row.status, row.attempts, row.lease_owner) == ("received", 0, None)
+    assert store.events("evalai", 901)[-1].detail == "transient error, retried later"
+    assert store.try_claim("evalai", 901, "w1", now, 60)
+    assert store.get("evalai", 901).attempts == 1
