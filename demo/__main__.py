@@ -39,7 +39,19 @@ TEAMS = {  # synthetic profile -> team name as it would appear on EvalAI
 BASELINES = ["Baseline mean embeddings", "Baseline random embeddings"]
 
 
+def phase_config(out: Path, phase: str, k_folds: int, dim: int) -> dict:
+    return {
+        "annotations": str(out / "challenge" / "phases" / phase / "annotations"),
+        "split": "test_split",
+        "metric": "mean_Q",
+        "strict_ids": True,
+        "probe": {"k_folds": k_folds, "epochs": 20, "batch_size": 64,
+                  "learning_rate": 0.001, "embedding_dim": dim},
+    }
+
+
 def challenge_yaml(out: Path, dim: int) -> dict:
+    """K = 40 in the development phase and 200 in the final phase, as in 2025."""
     return {
         "title": "Demo hidden-task embedding challenge",
         "source": "inbox",
@@ -47,22 +59,8 @@ def challenge_yaml(out: Path, dim: int) -> dict:
         "inbox_dir": str(out / "inbox"),
         "poll_interval_seconds": 60,
         "phases": {
-            "dev": {
-                "annotations": str(out / "challenge" / "phases" / "dev" / "annotations"),
-                "split": "test_split",
-                "metric": "mean_Q",
-                "strict_ids": True,
-                "probe": {"k_folds": 40, "epochs": 20, "batch_size": 64,
-                          "learning_rate": 0.001, "embedding_dim": dim},
-            },
-            "final": {
-                "annotations": str(out / "challenge" / "phases" / "final" / "annotations"),
-                "split": "test_split",
-                "metric": "mean_Q",
-                "strict_ids": True,
-                "probe": {"k_folds": 200, "epochs": 20, "batch_size": 64,
-                          "learning_rate": 0.001, "embedding_dim": dim},
-            },
+            "dev": phase_config(out, "dev", 40, dim),
+            "final": phase_config(out, "final", 200, dim),
         },
         "leaderboard": {
             "enabled": True,
