@@ -198,6 +198,14 @@ class SubmissionPipeline:
         may be deleted (done, or nothing to do); False to leave it queued (busy or retrying)."""
         meta = self.source.describe(pk)
         stored = self.store.get(self.source.name, pk)
+        if (stored is not None and stored.status in ("finished", "failed") and stored.reported
+                and meta.status == "resuming"):
+            # A host pressed "resume" on EvalAI (only offered for failed submissions): the same
+            # pk comes back to be evaluated again, e.g. after the organiser fixed a config.
+            self.store.reset_for_rescore(self.source.name, pk, self.clock(),
+                                         "resumed on EvalAI by a host")
+            log.info("submission %s: resumed by a host; scoring it again", pk)
+            stored = self.store.get(self.source.name, pk)
         if stored is not None and stored.status in ("finished", "failed"):
             if not stored.reported:
                 self.report(stored, meta, recovering=True)

@@ -26,6 +26,7 @@ from tests.e2e.worker_harness import (
     posted_mean_q,
     probe_yaml,
     running_site,
+    write_challenge_yaml,
     write_synthetic_challenge,
 )
 from worker.pipeline import INTERNAL_FAILURE_MESSAGE
@@ -192,6 +193,29 @@ def test_bad_files_and_an_unknown_phase_fail_with_the_right_message(site: Site):
         kinds = {pk: store.get("evalai", pk).error_kind for pk in expected}
     assert kinds == {**{pk: "participant" for pk in list(expected)[:4]}, bonus_pk: "internal"}
     assert site.queue_empty_after_visibility_timeout()
+
+
+def test_a_host_resume_after_fixing_the_config_scores_the_same_submission(site: Site):
+    """Unknown phase -> FAILED (organisers alerted); the organiser adds the phase to the YAML
+    and presses "resume" on EvalAI: the same pk is scored and FINISHED is posted."""
+    site.double.seed(phases=("dev", "final", "bonus"))
+    pk = site.submit("strong", phase="bonus")
+    done = site.worker("once", config=site.write_config())
+    assert done.returncode == 0, done.describe()
+    assert [p.submission_status for p in final_puts(site.double, pk)] == ["failed"]
+
+    phases = site.phases()
+    phases["bonus"] = phases["final"]
+    fixed = write_challenge_yaml(site.root / "fixed.yaml", phases)
+    site.double.resume(pk)  # status -> resuming, the message is published again
+    done = site.worker("once", config=fixed)
+
+    assert done.returncode == 0, done.describe()
+    assert [p.submission_status for p in final_puts(site.double, pk)] == ["failed", "finished"]
+    with site.store() as store:
+        assert store.get("evalai", pk).status == "finished"
+        details = [e.detail for e in store.events("evalai", pk)]
+        assert "rescore: resumed on EvalAI by a host" in details
 
 
 def test_a_submission_cancelled_before_the_worker_sees_it_is_not_scored(site: Site):
