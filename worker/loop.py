@@ -98,16 +98,30 @@ class Worker:
         if self.auth_failed is not None:
             return 0
         handled = 0
-        try:
-            self.pipeline.report_unreported()
-            self.pipeline.reap_expired()
-            handled = self.pipeline.drain(should_stop=self.stop_requested.is_set)
-        except AuthError as exc:
-            self.auth_failed = exc
-            log.error("polling stopped: %s. Fix AUTH_TOKEN in the env file and restart the "
-                      "worker.", exc)
-        except TransientError as exc:
-            log.warning("EvalAI is unreachable or overloaded, will retry next tick: %s", exc)
+        # Each stage on its own: recovery trouble must not keep new submissions waiting.
+        stages = (
+            ("posting recorded results", self.pipeline.report_unreported),
+            ("restarting abandoned scorings", self.pipeline.reap_expired),
+            ("draining the queue",
+             lambda: self.pipeline.drain(should_stop=self.stop_requested.is_set)),
+        )
+        for what, stage in stages:
+            try:
+                result = stage()
+            except AuthError as exc:
+                self.auth_failed = exc
+                log.error("polling stopped: %s. Fix AUTH_TOKEN in the env file and restart the "
+                          "worker.", exc)
+                break
+            except TransientError as exc:
+                log.warning("%s: EvalAI is unreachable or overloaded, will retry next tick: %s",
+                            what, exc)
+                continue
+            except Exception:  # noqa: BLE001 - the loop boundary: log, keep the worker alive
+                log.exception("%s failed; will retry next tick", what)
+                continue
+            if what == "draining the queue":
+                handled = result
         try:
             self.refresh_boards()
         except Exception:  # noqa: BLE001 - a failing publisher never blocks scoring

@@ -1,0 +1,79 @@
+"""The polling tick: stages are isolated, auth errors stop polling, heartbeats move.
+Uses a small fake pipeline (a port implementation), not mocks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from worker.errors import AuthError, TransientError
+from worker.loop import AlreadyRunning, Worker, acquire_lock, heartbeat_age
+
+
+class FakePipeline:
+    def __init__(self, unreported=None, drain_result=2, drain_error=None):
+        self.unreported_error = unreported
+        self.drain_result = drain_result
+        self.drain_error = drain_error
+        self.calls: list[str] = []
+
+    def report_unreported(self):
+        self.calls.append("report")
+        if self.unreported_error:
+            raise self.unreported_error
+        return 0
+
+    def reap_expired(self):
+        self.calls.append("reap")
+        return 0
+
+    def drain(self, should_stop=lambda: False):
+        self.calls.append("drain")
+        if self.drain_error:
+            raise self.drain_error
+        return self.drain_result
+
+
+def worker(tmp_path: Path, pipeline: FakePipeline, boards: list[str]) -> Worker:
+    return Worker(pipeline, tmp_path / "heartbeat", refresh_boards=lambda: boards.append("x"))
+
+
+def test_a_failing_recovery_stage_does_not_keep_the_queue_waiting(tmp_path: Path):
+    pipeline = FakePipeline(unreported=RuntimeError("inbox file vanished"))
+    boards: list[str] = []
+    assert worker(tmp_path, pipeline, boards).poll_once() == 2
+    assert pipeline.calls == ["report", "reap", "drain"]
+    assert boards == ["x"]
+
+
+def test_transient_errors_are_retried_next_tick(tmp_path: Path):
+    pipeline = FakePipeline(drain_error=TransientError("503"))
+    w = worker(tmp_path, pipeline, [])
+    assert w.poll_once() == 0
+    assert w.auth_failed is None
+
+
+def test_auth_error_stops_polling_but_the_heartbeat_goes_on(tmp_path: Path):
+    pipeline = FakePipeline(unreported=AuthError("EvalAI rejected the token"))
+    w = worker(tmp_path, pipeline, [])
+    w.poll_once()
+    assert isinstance(w.auth_failed, AuthError)
+    assert pipeline.calls == ["report"]  # nothing after the auth failure
+    pipeline.calls.clear()
+    assert w.poll_once() == 0
+    assert pipeline.calls == []  # no hammering
+    assert heartbeat_age(tmp_path / "heartbeat", datetime.now(UTC)) < 5
+
+
+def test_second_lock_holder_is_refused(tmp_path: Path):
+    lock = acquire_lock(tmp_path / "worker.lock")
+    try:
+        try:
+            acquire_lock(tmp_path / "worker.lock")
+        except AlreadyRunning as exc:
+            assert "another worker holds" in str(exc)
+        else:
+            raise AssertionError("a second lock was granted")
+    finally:
+        lock.close()
+    acquire_lock(tmp_path / "worker.lock").close()  # free again once released
