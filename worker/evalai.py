@@ -8,6 +8,10 @@ Retry-After is honoured when it is within bounds). Other 4xx are never retried; 
 safe for every call here: receive/delete are SQS operations, PATCH running and PUT result are
 idempotent enough (EvalAI updates leaderboard rows in place).
 
+This module holds the client, its records and the request/retry plumbing; reading the answers
+(JSON bodies, the error each status maps onto, headers, field coercion) is the pure
+`worker.evalai_responses`, which hands its dicts back here and nowhere else.
+
 Records out, raw dicts never: `QueueMessage`, `EvalAISubmission`, `EvalAIPhase`, `EvalAIChallenge`.
 The auth token never appears in a repr, message or log line; headers are never logged.
 Paths and body shapes follow the protocol notes (§2, §10): form-encoded bodies like the
@@ -18,8 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import numbers
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -32,19 +34,35 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 import tenacity
 
-from worker.errors import (
-    AuthError,
-    DownloadTooLarge,
-    NotFound,
-    PermanentError,
-    RequestRejected,
-    TransientError,
+from worker.errors import DownloadTooLarge, PermanentError, TransientError
+from worker.evalai_responses import (
+    NEW_TOKEN_HINT,
+    as_datetime,
+    as_int,
+    body_summary,
+    content_length,
+    download_error,
+    ok_json,
+    parsed,
+    response_body,
+    result_json,
+    retry_after_seconds,
 )
 
-log = logging.getLogger(__name__)
+# NEW_TOKEN_HINT and result_json are public names of this module; they live in evalai_responses.
+__all__ = [
+    "NEW_TOKEN_HINT",
+    "EvalAIChallenge",
+    "EvalAIClient",
+    "EvalAIConnection",
+    "EvalAIPhase",
+    "EvalAISubmission",
+    "QueueMessage",
+    "RetryPolicy",
+    "result_json",
+]
 
-NEW_TOKEN_HINT = "get a new one from your EvalAI profile page"
-_NOT_A_HOST_UPDATE = "Sorry, you are not authorized to make this request!"
+log = logging.getLogger(__name__)
 _BROKEN_TRANSFER = (
     requests.ConnectionError,
     requests.Timeout,
@@ -183,9 +201,9 @@ class EvalAIClient:
             if isinstance(body, str):
                 body = json.loads(body)
             return QueueMessage(
-                submission_pk=_as_int(body["submission_pk"]),
-                phase_pk=_as_int(body["phase_pk"]),
-                challenge_pk=_as_int(body["challenge_pk"]),
+                submission_pk=as_int(body["submission_pk"]),
+                phase_pk=as_int(body["phase_pk"]),
+                challenge_pk=as_int(body["challenge_pk"]),
                 receipt_handle=str(handle),
             )
         except (KeyError, TypeError, ValueError):
@@ -214,7 +232,7 @@ class EvalAIClient:
                 what,
             )
             return False
-        _ok_json(response, what)
+        ok_json(response, what)
         return True
 
     # ------------------------------------------------------------------ reads
@@ -229,10 +247,10 @@ class EvalAIClient:
         if pk not in self._phases:
             what = f"fetch challenge phase {pk}"
             data = self._json("GET", f"/api/challenges/challenge/phase/{pk}/", what)
-            self._phases[pk] = _parse(
+            self._phases[pk] = parsed(
                 what,
                 lambda: EvalAIPhase(
-                    pk=_as_int(data["id"]), codename=str(data["codename"]), name=str(data["name"])
+                    pk=as_int(data["id"]), codename=str(data["codename"]), name=str(data["name"])
                 ),
             )
         return self._phases[pk]
@@ -242,10 +260,10 @@ class EvalAIClient:
         QUEUE_NAME, and that CHALLENGE_PK matches, without touching any queue message."""
         what = "check the token against the challenge queue"
         data = self._json("GET", f"/api/challenges/challenge/queues/{self._quoted_queue}/", what)
-        challenge = _parse(
+        challenge = parsed(
             what,
             lambda: EvalAIChallenge(
-                pk=_as_int(data["id"]),
+                pk=as_int(data["id"]),
                 title=str(data.get("title", "")),
                 remote_evaluation=bool(data.get("remote_evaluation", False)),
                 is_active=bool(data.get("is_active", False)),
@@ -337,8 +355,8 @@ class EvalAIClient:
             response = self._send("GET", full_url, what, auth=False, stream=True, raw_bytes=True)
             with response:
                 if response.status_code != 200:
-                    raise _download_error(response.status_code, what)
-                declared = _content_length(response)
+                    raise download_error(response.status_code, what)
+                declared = content_length(response)
                 if declared is not None and declared > max_bytes:
                     raise DownloadTooLarge(limit=max_bytes, size=declared)
                 written = 0
@@ -373,7 +391,7 @@ class EvalAIClient:
         return self._base + path
 
     def _json(self, method: str, path: str, what: str, *, data: Any = None) -> dict[str, Any]:
-        return _ok_json(self._request(method, self._url(path), what, data=data), what)
+        return ok_json(self._request(method, self._url(path), what, data=data), what)
 
     def _request(
         self,
@@ -425,8 +443,8 @@ class EvalAIClient:
         if status in final_statuses:
             return response
         if status == 429 or status >= 500:
-            retry_after = _retry_after(response) if status == 429 else None
-            summary = _summary(_body(response))
+            retry_after = retry_after_seconds(response) if status == 429 else None
+            summary = body_summary(response_body(response))
             response.close()
             raise TransientError(
                 f"{what}: EvalAI answered {status} ({summary})",
@@ -475,120 +493,6 @@ class EvalAIClient:
         return retrying(attempt)
 
 
-def result_json(split: str, metrics: Mapping[str, Any]) -> str:
-    """The `result` string EvalAI's PUT expects (§2.1) for one split. Pure. Raises ValueError
-    for an empty split codename, no metrics, an empty label or a value that is not a finite
-    int/float (bools are refused although EvalAI would take them)."""
-    if not isinstance(split, str) or not split.strip():
-        raise ValueError(f"split codename must be a non-empty string, got {split!r}")
-    if not metrics:
-        raise ValueError("metrics must hold at least one leaderboard label")
-    accuracies: dict[str, int | float] = {}
-    for label, value in metrics.items():
-        if not isinstance(label, str) or not label.strip():
-            raise ValueError(f"metric labels must be non-empty strings, got {label!r}")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"metric {label!r} must be an int or float, got {value!r}")
-        if isinstance(value, numbers.Integral):
-            accuracies[label] = int(value)
-        elif math.isfinite(float(value)):
-            accuracies[label] = float(value)
-        else:
-            raise ValueError(f"metric {label!r} must be finite, got {value!r}")
-    return json.dumps(
-        [{"split": split, "show_to_participant": True, "accuracies": accuracies}], allow_nan=False
-    )
-
-
-# ---------------------------------------------------------------------- response handling
-def _ok_json(response: requests.Response, what: str) -> dict[str, Any]:
-    """The JSON object of a 2xx answer; any other answer raises its mapped error."""
-    status = response.status_code
-    body = _body(response)
-    if 200 <= status < 300:
-        if not isinstance(body, dict):
-            raise PermanentError(
-                f"{what}: EvalAI answered {status} without a JSON object ({_summary(body)})",
-                status_code=status,
-            )
-        return body
-    error = body.get("error") if isinstance(body, dict) else None
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if status in (401, 403) or (status == 400 and error == _NOT_A_HOST_UPDATE):
-        raise AuthError(_auth_message(status, body, what), status_code=status)
-    if status == 404 or (
-        status == 400 and isinstance(error, str) and error.startswith("Challenge with queue name")
-    ):
-        raise NotFound(f"{what}: {_summary(body)} (EvalAI answered {status})", status_code=status)
-    reason = error or detail or _summary(body)
-    raise RequestRejected(
-        f"{what}: EvalAI rejected the request ({status}: {reason})", status_code=status, body=body
-    )
-
-
-def _download_error(status: int, what: str) -> PermanentError:
-    # Storage is not EvalAI's API: a 403 here is a bucket permission, not our token.
-    if status in (404, 410):
-        return NotFound(f"{what}: no such file (storage answered {status})", status_code=status)
-    return PermanentError(f"{what}: storage answered {status}", status_code=status)
-
-
-def _auth_message(status: int, body: Any, what: str) -> str:
-    fields = body if isinstance(body, dict) else {}
-    detail, error = fields.get("detail"), fields.get("error")
-    if fields.get("code") == "token_not_valid":
-        return (
-            f"EvalAI rejected the token ({status} token_not_valid): the AUTH_TOKEN is invalid "
-            f"or expired; {NEW_TOKEN_HINT}"
-        )
-    if detail in ("Invalid token", "Token has expired"):
-        return (
-            f"EvalAI rejected the token ({status} {detail}): the AUTH_TOKEN is invalid or "
-            f"expired; {NEW_TOKEN_HINT}"
-        )
-    if detail == "Authentication credentials were not provided.":
-        return f"EvalAI received no credentials ({status}) for {what}: set AUTH_TOKEN"
-    if isinstance(error, str) and "not authorized" in error:
-        return (
-            f"EvalAI refused to {what} ({status} {error!r}): the AUTH_TOKEN's user is not a "
-            f"host of this challenge; use a token of a challenge host"
-        )
-    return f"EvalAI refused to {what} ({status}: {_summary(body)})"
-
-
-def _body(response: requests.Response) -> Any:
-    """The parsed JSON body, or its text when it is not JSON (Django's HTML pages)."""
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
-def _summary(body: Any) -> str:
-    if isinstance(body, dict):
-        text = body.get("error") or body.get("detail") or json.dumps(body)
-        return str(text)[:300]
-    text = str(body).strip()
-    if text.lower().startswith(("<!doctype html", "<html")):
-        return "an HTML page"
-    return text[:300] or "an empty body"
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        value = float(response.headers.get("Retry-After", ""))
-    except ValueError:  # absent, or an HTTP date (DRF sends seconds)
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def _content_length(response: requests.Response) -> int | None:
-    try:
-        return int(response.headers["Content-Length"])
-    except (KeyError, ValueError):
-        return None
-
-
 def _outcome_error(state: tenacity.RetryCallState) -> BaseException | None:
     return state.outcome.exception() if state.outcome is not None else None
 
@@ -597,49 +501,26 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-# ---------------------------------------------------------------------- parsing
-def _parse(what: str, build: Callable[[], Any]) -> Any:
-    try:
-        return build()
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PermanentError(f"{what}: EvalAI's answer lacks or mangles {exc}") from exc
-
-
+# ---------------------------------------------------------------------- records
 def _submission(data: Mapping[str, Any], what: str) -> EvalAISubmission:
-    return _parse(
+    """The submission record of EvalAI's answer; a missing or mangled field is PermanentError."""
+    return parsed(
         what,
         lambda: EvalAISubmission(
-            pk=_as_int(data["id"]),
-            participant_team_pk=_as_int(data["participant_team"]),
+            pk=as_int(data["id"]),
+            participant_team_pk=as_int(data["participant_team"]),
             team_name=str(data.get("participant_team_name") or ""),
-            phase_pk=_as_int(data["challenge_phase"]),
+            phase_pk=as_int(data["challenge_phase"]),
             status=str(data["status"]).lower(),
             input_file=str(data["input_file"]),
             method_name=str(data.get("method_name") or ""),
             is_public=bool(data.get("is_public", False)),
             is_baseline=bool(data.get("is_baseline", False)),
-            submitted_at=_datetime(data.get("submitted_at")),
-            started_at=_datetime(data.get("started_at")),
-            completed_at=_datetime(data.get("completed_at")),
-            created_by=None if data.get("created_by") is None else _as_int(data["created_by"]),
+            submitted_at=as_datetime(data.get("submitted_at")),
+            started_at=as_datetime(data.get("started_at")),
+            completed_at=as_datetime(data.get("completed_at")),
+            created_by=None if data.get("created_by") is None else as_int(data["created_by"]),
             is_flagged=bool(data.get("is_flagged", False)),
             ignore_submission=bool(data.get("ignore_submission", False)),
         ),
     )
-
-
-def _as_int(value: Any) -> int:
-    """EvalAI sends pks as ints or as digit strings ("12"); anything else is an error."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected an integer pk, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise ValueError(f"expected an integer pk, got {value!r}")
-
-
-def _datetime(value: Any) -> datetime | None:
-    if value in (None, "", "None"):
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

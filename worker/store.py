@@ -1,5 +1,8 @@
 """The scoring database: submissions, their evaluations (per-task and per-split scores) and an
-event log of every state change, through SQLAlchemy Core (tables in `worker.store_schema`).
+event log of every state change, through SQLAlchemy Core. This module holds `SqlScoreStore` and
+its state changes; the tables and records are in `worker.store_schema`, the statuses and leases
+in `worker.store_states`, the read-side queries in `worker.store_queries` (which `SqlScoreStore`
+inherits) and the SQLite connection set-up in `worker.store_sqlite`.
 
 I/O: connects to the database named by the URL passed to `SqlScoreStore` (a SQLite file, or
 PostgreSQL through psycopg). No clock inside: every time is passed in, timezone-aware.
@@ -30,29 +33,17 @@ revoked until another worker reclaims it: a slow worker that finishes first may 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    Table,
-    create_engine,
-    event,
-    func,
-    make_url,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Row, Table, create_engine, func, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scoring.results import ScoreCard
 from worker.errors import WorkerError
+from worker.store_queries import SqlScoreQueries
 from worker.store_schema import (
     ERROR_KINDS,
     SOURCES,
@@ -64,7 +55,6 @@ from worker.store_schema import (
     check_card,
     evaluations,
     events,
-    findings_from_json,
     findings_json,
     inbox_keys,
     metadata,
@@ -74,8 +64,20 @@ from worker.store_schema import (
     submission_from_row,
     submissions,
     task_rows,
-    task_score_from_rows,
     task_scores,
+)
+from worker.store_sqlite import sqlite_engine
+from worker.store_states import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    RECEIVED,
+    RUNNING,
+    Move,
+    aware,
+    lease_end,
+    lease_expired,
+    same_expired_lease,
 )
 
 __all__ = [
@@ -88,12 +90,6 @@ __all__ = [
     "SubmissionInfo",
 ]
 
-RECEIVED = "received"
-RUNNING = "running"
-FINISHED = "finished"
-FAILED = "failed"
-CANCELLED = "cancelled"
-_READ_ONLY = "neuco_read_only"  # execution option: a SQLite read transaction needs no write lock
 _SCHEMA_LOCK = 7_311_004  # PostgreSQL advisory lock key: concurrent create_schema() calls queue
 
 
@@ -101,42 +97,11 @@ class LeaseLost(WorkerError):
     """The caller no longer holds the lease of a running submission; nothing was written."""
 
 
-@dataclass(frozen=True)
-class _Move:
-    """A state change decided on a row read in the transaction; `guard` re-checks, in the
-    UPDATE's WHERE, the state the decision was made on (the compare in compare-and-set)."""
-
-    guard: ColumnElement[bool]
-    status: str
-    values: dict[str, Any]
-    detail: str
-
-
-def _lease_expired(row: Row[Any], now: datetime) -> bool:
-    return row.status == RUNNING and row.lease_until is not None and row.lease_until <= now
-
-
-def _same_expired_lease(row: Row[Any], now: datetime) -> ColumnElement[bool]:
-    """WHERE clause: still running under the same, expired lease (nobody reclaimed or renewed)."""
-    s = submissions.c
-    return (s.status == RUNNING) & (s.lease_owner == row.lease_owner) & (s.lease_until <= now)
-
-
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got naive {value!r}")
-    return value
-
-
-def _lease(now: datetime, lease_seconds: float) -> datetime:
-    if not lease_seconds > 0:
-        raise ValueError(f"lease_seconds must be positive, got {lease_seconds!r}")
-    return _aware(now, "now") + timedelta(seconds=lease_seconds)
-
-
-class SqlScoreStore:
+class SqlScoreStore(SqlScoreQueries):
     """The scoring database on SQLite (`sqlite:///path.db`) or PostgreSQL
-    (`postgresql+psycopg://user@host:5432/db`)."""
+    (`postgresql+psycopg://user@host:5432/db`). The state changes are here; the read-side
+    queries (`get`, listings, events, evaluations, `board_entries`) are inherited from
+    `worker.store_queries.SqlScoreQueries`."""
 
     def __init__(
         self, url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: int = 10
@@ -144,9 +109,7 @@ class SqlScoreStore:
         parsed = make_url(url)
         self._dialect = parsed.get_backend_name()
         if self._dialect == "sqlite":
-            self._engine = create_engine(parsed, connect_args={"timeout": busy_timeout_s})
-            event.listen(self._engine, "connect", _sqlite_on_connect)
-            event.listen(self._engine, "begin", _sqlite_on_begin)
+            self._engine = sqlite_engine(parsed, busy_timeout_s)
         elif self._dialect == "postgresql":
             args = (
                 {} if "connect_timeout" in parsed.query else {"connect_timeout": connect_timeout_s}
@@ -174,12 +137,6 @@ class SqlScoreStore:
 
     def _writing(self) -> AbstractContextManager[Connection]:
         return self._engine.begin()
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            conn.execution_options(**{_READ_ONLY: True})
-            yield conn
 
     def _insert(self, table: Table) -> Any:
         """INSERT with ON CONFLICT support (race-safe idempotent inserts) for this backend."""
@@ -216,8 +173,8 @@ class SqlScoreStore:
         """Insert as `received` if new; else refresh team, method and flags, never the status."""
         if rec.source not in SOURCES:
             raise ValueError(f"unknown source {rec.source!r}, expected one of {SOURCES}")
-        _aware(rec.submitted_at, "submitted_at")
-        _aware(rec.received_at, "received_at")
+        aware(rec.submitted_at, "submitted_at")
+        aware(rec.received_at, "received_at")
         meta = dict(
             team_pk=rec.team_pk,
             team_name=rec.team_name,
@@ -255,17 +212,11 @@ class SqlScoreStore:
             ).one()
         return submission_from_row(row)
 
-    def get(self, source: str, pk: int) -> StoredSubmission | None:
-        s = submissions.c
-        with self._reading() as conn:
-            row = conn.execute(select(submissions).where(s.source == source, s.pk == pk)).first()
-        return None if row is None else submission_from_row(row)
-
     def _move(
-        self, source: str, pk: int, now: datetime, decide: Callable[[Row[Any]], _Move | None]
+        self, source: str, pk: int, now: datetime, decide: Callable[[Row[Any]], Move | None]
     ) -> bool:
         """Compare-and-set: read the state, let `decide` pick a move, apply it if still valid."""
-        _aware(now, "now")
+        aware(now, "now")
         with self._writing() as conn:
             row = self._state(conn, source, pk)
             move = None if row is None else decide(row)
@@ -295,16 +246,16 @@ class SqlScoreStore:
             started_at=now,
             finished_at=None,
             lease_owner=worker_id,
-            lease_until=_lease(now, lease_seconds),
+            lease_until=lease_end(now, lease_seconds),
         )
 
-        def decide(row: Row[Any]) -> _Move | None:
+        def decide(row: Row[Any]) -> Move | None:
             if row.status == RECEIVED:
                 guard = submissions.c.status == RECEIVED
-                return _Move(guard, RUNNING, claim, f"claimed by {worker_id}")
-            if _lease_expired(row, now):
+                return Move(guard, RUNNING, claim, f"claimed by {worker_id}")
+            if lease_expired(row, now):
                 detail = f"lease expired, reclaimed from {row.lease_owner} by {worker_id}"
-                return _Move(_same_expired_lease(row, now), RUNNING, claim, detail)
+                return Move(same_expired_lease(row, now), RUNNING, claim, detail)
             return None
 
         return self._move(source, pk, now, decide)
@@ -313,7 +264,7 @@ class SqlScoreStore:
         self, source: str, pk: int, worker_id: str, now: datetime, lease_seconds: float
     ) -> bool:
         """Extend the caller's lease to now + lease_seconds; False if it is no longer the owner."""
-        until = _lease(now, lease_seconds)
+        until = lease_end(now, lease_seconds)
         s = submissions.c
         with self._writing() as conn:
             renewed = conn.execute(
@@ -331,12 +282,12 @@ class SqlScoreStore:
         later tick and must not use up the submission's internal-error budget."""
         s = submissions.c
 
-        def decide(row: Row[Any]) -> _Move | None:
+        def decide(row: Row[Any]) -> Move | None:
             if row.status != RUNNING or row.lease_owner != worker_id:
                 return None
             guard = (s.status == RUNNING) & (s.lease_owner == worker_id)
             values = dict(lease_owner=None, lease_until=None, attempts=s.attempts - 1)
-            return _Move(guard, RECEIVED, values, detail)
+            return Move(guard, RECEIVED, values, detail)
 
         return self._move(source, pk, now, decide)
 
@@ -363,12 +314,12 @@ class SqlScoreStore:
         released = []
         for source, pk, owner in rows:
 
-            def decide(row: Row[Any], owner: str = owner) -> _Move | None:
+            def decide(row: Row[Any], owner: str = owner) -> Move | None:
                 if row.status != RUNNING or row.lease_owner != owner:
                     return None
                 guard = (s.status == RUNNING) & (s.lease_owner == owner)
                 values = dict(lease_owner=None, lease_until=None, attempts=s.attempts - 1)
-                return _Move(guard, RECEIVED, values, f"abandoned by {owner} (worker restarted)")
+                return Move(guard, RECEIVED, values, f"abandoned by {owner} (worker restarted)")
 
             if self._move(source, pk, now, decide):
                 released.append((source, pk))
@@ -405,8 +356,8 @@ class SqlScoreStore:
         Returns the evaluation id. Raises LeaseLost (writing nothing) if the caller no longer
         holds the lease.
         """
-        _aware(started_at, "started_at")
-        _aware(finished_at, "finished_at")
+        aware(started_at, "started_at")
+        aware(finished_at, "finished_at")
         check_card(card)
         warnings = findings_json(card.warnings)
         mean_q = card.mean_q
@@ -469,7 +420,7 @@ class SqlScoreStore:
             raise ValueError(f"kind must be one of {ERROR_KINDS}, got {kind!r}")
         if max_internal_attempts < 1:
             raise ValueError(f"max_internal_attempts must be >= 1, got {max_internal_attempts!r}")
-        _aware(now, "now")
+        aware(now, "now")
         with self._writing() as conn:
             row = self._state(conn, source, pk)
             attempts = 0 if row is None else row.attempts
@@ -500,11 +451,11 @@ class SqlScoreStore:
         """
         s = submissions.c
 
-        def decide(row: Row[Any]) -> _Move | None:
+        def decide(row: Row[Any]) -> Move | None:
             if row.status not in (FINISHED, FAILED) or row.reported:
                 return None
             guard = (s.status == row.status) & s.reported.is_(False)
-            return _Move(guard, row.status, dict(reported=True, reported_at=now), "reported")
+            return Move(guard, row.status, dict(reported=True, reported_at=now), "reported")
 
         return self._move(source, pk, now, decide)
 
@@ -512,10 +463,10 @@ class SqlScoreStore:
         """received/running -> cancelled; a running worker's later writes raise LeaseLost."""
         values = dict(finished_at=now, lease_owner=None, lease_until=None)
 
-        def decide(row: Row[Any]) -> _Move | None:
+        def decide(row: Row[Any]) -> Move | None:
             if row.status not in (RECEIVED, RUNNING):
                 return None
-            return _Move(submissions.c.status == row.status, CANCELLED, values, detail)
+            return Move(submissions.c.status == row.status, CANCELLED, values, detail)
 
         return self._move(source, pk, now, decide)
 
@@ -539,206 +490,11 @@ class SqlScoreStore:
         )
         detail = f"rescore: {reason}"
 
-        def decide(row: Row[Any]) -> _Move | None:
+        def decide(row: Row[Any]) -> Move | None:
             if row.status in (FINISHED, FAILED):
-                return _Move(submissions.c.status == row.status, RECEIVED, values, detail)
-            if _lease_expired(row, now):
-                return _Move(_same_expired_lease(row, now), RECEIVED, values, detail)
+                return Move(submissions.c.status == row.status, RECEIVED, values, detail)
+            if lease_expired(row, now):
+                return Move(same_expired_lease(row, now), RECEIVED, values, detail)
             return None
 
         return self._move(source, pk, now, decide)
-
-    # -- queries ----------------------------------------------------------------------------
-
-    def _submissions(self, *conditions: Any) -> list[StoredSubmission]:
-        s = submissions.c
-        query = select(submissions).where(*conditions).order_by(s.submitted_at, s.source, s.pk)
-        with self._reading() as conn:
-            return [submission_from_row(row) for row in conn.execute(query)]
-
-    def unreported(self, now: datetime) -> list[StoredSubmission]:
-        """Finished/failed at or before `now` whose final state EvalAI has not been told.
-
-        Pass now minus a grace period to leave fresh results to the worker that recorded them.
-        """
-        s = submissions.c
-        return self._submissions(
-            s.status.in_((FINISHED, FAILED)),
-            s.reported.is_(False),
-            s.finished_at <= _aware(now, "now"),
-        )
-
-    def expired_leases(self, now: datetime) -> list[StoredSubmission]:
-        """Running submissions whose lease ended at or before `now` (a dead worker's)."""
-        s = submissions.c
-        return self._submissions(s.status == RUNNING, s.lease_until <= _aware(now, "now"))
-
-    def list_submissions(
-        self, phase: str | None = None, status: str | None = None, source: str | None = None
-    ) -> list[StoredSubmission]:
-        s = submissions.c
-        conditions = [
-            column == value
-            for column, value in ((s.phase, phase), (s.status, status), (s.source, source))
-            if value is not None
-        ]
-        return self._submissions(*conditions)
-
-    def status_counts(self) -> dict[str, dict[str, int]]:
-        """{phase: {status: count}} over all submissions."""
-        s = submissions.c
-        query = select(s.phase, s.status, func.count()).group_by(s.phase, s.status)
-        counts: dict[str, dict[str, int]] = {}
-        with self._reading() as conn:
-            for phase, status, n in conn.execute(query):
-                counts.setdefault(phase, {})[status] = int(n)
-        return counts
-
-    def events(self, source: str, pk: int) -> list[Event]:
-        e = events.c
-        query = select(events).where(e.source == source, e.pk == pk).order_by(e.id)
-        with self._reading() as conn:
-            return [Event(**row._mapping) for row in conn.execute(query)]
-
-    def evaluation_ids(self, source: str, pk: int) -> list[int]:
-        """Every stored evaluation of a submission, oldest first (the rescore history)."""
-        s, ev = submissions.c, evaluations.c
-        query = (
-            select(ev.id)
-            .join_from(evaluations, submissions, ev.submission_id == s.id)
-            .where(s.source == source, s.pk == pk)
-            .order_by(ev.id)
-        )
-        with self._reading() as conn:
-            return [int(i) for i in conn.execute(query).scalars()]
-
-    def evaluation(self, evaluation_id: int) -> EvaluationRecord:
-        """One evaluation with its task and split scores; KeyError if there is none."""
-        s, ev, ts, ss = submissions.c, evaluations.c, task_scores.c, split_scores.c
-        with self._reading() as conn:
-            head = conn.execute(
-                select(evaluations, s.source, s.pk)
-                .join_from(evaluations, submissions, ev.submission_id == s.id)
-                .where(ev.id == evaluation_id)
-            ).first()
-            if head is None:
-                raise KeyError(f"no evaluation with id {evaluation_id!r}")
-            tasks = conn.execute(
-                select(task_scores).where(ts.evaluation_id == evaluation_id).order_by(ts.position)
-            ).all()
-            splits = conn.execute(
-                select(ss.task, ss.score, ss.best_epoch)
-                .where(ss.evaluation_id == evaluation_id)
-                .order_by(ss.task, ss.split_index)
-            ).all()
-        per_task: dict[str, list[Row[Any]]] = {}
-        for split in splits:
-            per_task.setdefault(split.task, []).append(split)
-        return EvaluationRecord(
-            id=head.id,
-            source=head.source,
-            pk=head.pk,
-            worker_id=head.worker_id,
-            seed=head.seed,
-            config_fingerprint=head.config_fingerprint,
-            started_at=head.started_at,
-            finished_at=head.finished_at,
-            seconds=head.seconds,
-            mean_q=head.mean_q,
-            k=head.k,
-            warnings=findings_from_json(head.warnings),
-            tasks=tuple(task_score_from_rows(t, per_task.get(t.task, [])) for t in tasks),
-        )
-
-    def board_entries(
-        self, phase: str, policy: Literal["latest", "best"], include_private: bool = False
-    ) -> list[BoardEntry]:
-        """Leaderboard candidates of a phase, best mean Q first (ranking is scoring.ranking's).
-
-        Per team (team_pk, else team_name) the latest finished submission (by submitted_at, then
-        pk) or the best by mean Q (ties: the earlier one); only public ones unless
-        include_private. Every finished baseline is its own entry, public or not, as on EvalAI.
-        """
-        if policy not in ("latest", "best"):
-            raise ValueError(f"policy must be 'latest' or 'best', got {policy!r}")
-        s = submissions.c
-        finished = self._submissions(
-            s.phase == phase, s.status == FINISHED, s.current_evaluation_id.is_not(None)
-        )
-        chosen = _board_picks(finished, policy, include_private)
-        task_q = self._task_q([sub.current_evaluation_id for sub, _, _ in chosen])
-        entries = [
-            BoardEntry(
-                submission=sub,
-                team_key=sub.team_key,
-                task_q=task_q.get(sub.current_evaluation_id, {}),
-                mean_q=math.nan if sub.mean_q is None else sub.mean_q,
-                n_submissions=n,
-                last_submitted_at=last,
-            )
-            for sub, n, last in chosen
-        ]
-        return sorted(entries, key=lambda e: (-_q_key(e.mean_q), e.submission.submitted_at))
-
-    def _task_q(self, evaluation_ids: list[int | None]) -> dict[int, dict[str, float]]:
-        ts = task_scores.c
-        ids = [i for i in evaluation_ids if i is not None]
-        if not ids:
-            return {}
-        query = (
-            select(ts.evaluation_id, ts.task, ts.q)
-            .where(ts.evaluation_id.in_(ids))
-            .order_by(ts.evaluation_id, ts.position)
-        )
-        out: dict[int, dict[str, float]] = {}
-        with self._reading() as conn:
-            for evaluation_id, task, q in conn.execute(query):
-                out.setdefault(evaluation_id, {})[task] = q
-        return out
-
-
-def _board_picks(
-    finished: list[StoredSubmission], policy: str, include_private: bool
-) -> list[tuple[StoredSubmission, int, datetime]]:
-    """(submission, team's finished count, team's last submitted_at) per board entry. Pure."""
-    picks = [(sub, 1, sub.submitted_at) for sub in finished if sub.is_baseline]
-    teams: dict[str, list[StoredSubmission]] = {}
-    for sub in finished:
-        if not sub.is_baseline:
-            teams.setdefault(sub.team_key, []).append(sub)
-    for subs in teams.values():
-        shown = [sub for sub in subs if sub.is_public or include_private]
-        if not shown:
-            continue
-        if policy == "latest":
-            pick = max(shown, key=lambda sub: (sub.submitted_at, sub.pk))
-        else:  # best mean Q; on ties the earlier submission keeps its place
-            pick = max(shown, key=lambda sub: (_q_key(sub.mean_q), _earlier(sub)))
-        picks.append((pick, len(subs), max(sub.submitted_at for sub in subs)))
-    return picks
-
-
-def _q_key(q: float | None) -> float:
-    """Sort key for "higher Q is better" with NaN/None lowest."""
-    return -math.inf if q is None or math.isnan(q) else q
-
-
-def _earlier(sub: StoredSubmission) -> tuple[float, int]:
-    return (-sub.submitted_at.timestamp(), -sub.pk)
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # We emit BEGIN ourselves (_sqlite_on_begin); pysqlite's implicit BEGIN would be DEFERRED.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers and one writer across processes
-    # synchronous stays FULL: a commit (a claim, a recorded result) must survive a power cut.
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits for another
-    # writer (busy timeout) instead of failing when its read snapshot goes stale.
-    read_only = conn.get_execution_options().get(_READ_ONLY, False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
