@@ -4,6 +4,7 @@
     python -m worker once --config F         drain the queue once and exit
     python -m worker rescore --config F (--submission PK | --phase P) [--source evalai|inbox]
     python -m worker status --config F
+    python -m worker refresh --config F [--phase P]   (re-read public flags, republish)
     python -m worker doctor --config F
     python -m worker healthcheck [--config F] [--max-age S]
     python -m worker leaderboard show|publish|reveal PHASE --config F
@@ -139,6 +140,24 @@ def cmd_rescore(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
         app.close()
 
 
+def cmd_refresh(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from worker.bootstrap import build, refresh_boards
+
+    app = build(settings, purpose="refresh")
+    try:
+        changed = app.pipeline.refresh_metadata(args.phase)
+        for pk, fields in changed:
+            stored = app.store.get(app.source.name, pk)
+            out.write(f"submission {pk} ({stored.phase}, {stored.team_name}): "
+                      f"{', '.join(fields)} changed\n")
+        out.write(f"{len(changed)} submission(s) changed\n")
+        app.dirty_phases.update(app.store.get(app.source.name, pk).phase for pk, _ in changed)
+        refresh_boards(app)
+        return 0
+    finally:
+        app.close()
+
+
 def cmd_status(settings: Settings, out: TextIO) -> int:
     from worker.store import SqlScoreStore
 
@@ -257,6 +276,10 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument("--phase", help="every finished or failed submission of a phase")
     r.add_argument("--source", choices=("evalai", "inbox"))
     r.add_argument("--reason", help="recorded in the event log")
+    f = sub.add_parser("refresh", help="re-read public/baseline flags and names from the source "
+                       "(e.g. a submission made private) and republish the boards")
+    f.add_argument("--config")
+    f.add_argument("--phase", help="only this phase")
     h = sub.add_parser("healthcheck", help="exit 0 if the heartbeat is fresh")
     h.add_argument("--config")
     h.add_argument("--max-age", type=float, default=300.0, help="seconds (default 300)")
@@ -284,6 +307,8 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
             return cmd_rescore(settings, args, out)
         if args.command == "status":
             return cmd_status(settings, out)
+        if args.command == "refresh":
+            return cmd_refresh(settings, args, out)
         if args.command == "doctor":
             return cmd_doctor(settings, out)
         return cmd_leaderboard(settings, args, out)

@@ -402,6 +402,25 @@ class SubmissionPipeline:
             return False
         return stored.finished_at is not None and meta.completed_at >= stored.finished_at
 
+    # ------------------------------------------------------------------ metadata
+    def refresh_metadata(self, phase: str | None = None) -> list[tuple[int, list[str]]]:
+        """Re-read team, method, public and baseline flags of the finished submissions from
+        the source (EvalAI sends no message when a participant makes a submission private);
+        returns (pk, changed fields) for every submission that changed."""
+        changed: list[tuple[int, list[str]]] = []
+        for stored in self.store.list_submissions(phase=phase, status="finished",
+                                                  source=self.source.name):
+            meta = self.source.describe(stored.pk)
+            info = self._info(meta, self.clock())
+            fields = [name for name in ("team_name", "method_name", "is_public", "is_baseline")
+                      if getattr(info, name) != getattr(stored, name)]
+            if fields:
+                self.store.upsert_submission(info)
+                log.info("submission %s: %s changed on %s", stored.pk, ", ".join(fields),
+                         self.source.name)
+                changed.append((stored.pk, fields))
+        return changed
+
     # ------------------------------------------------------------------ recovery
     def report_unreported(self) -> int:
         """Post every recorded-but-unreported outcome (e.g. after a crash or a failed post)."""

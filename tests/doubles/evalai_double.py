@@ -189,6 +189,14 @@ class EvalAIDouble:
         with self.lock:
             self.state.resume(pk)
 
+    def set_public(self, pk: int, is_public: bool) -> None:
+        """What a participant's visibility toggle (PATCH .../submission/<pk>) does; EvalAI sends
+        no queue message for it."""
+        with self.lock:
+            sub = self.state.submissions[pk]
+            sub.is_public = is_public
+            sub.when_made_public = self.clock.now() if is_public else None
+
     # ------------------------------------------------------------------ queue and clock
     def advance(self, seconds: float) -> None:
         with self.lock:

@@ -264,3 +264,24 @@ def test_status_and_doctor_against_the_double(site: Site):
     assert "token" in problems[0] and "AUTH_TOKEN" in problems[0]
     assert doctor.stdout.endswith("doctor: 1 problem(s)\n")
     assert token not in doctor.stdout + doctor.stderr
+
+
+def test_refresh_notices_a_submission_made_private_after_scoring(site: Site):
+    """EvalAI sends no message when a participant hides a submission; `refresh` re-reads the
+    flags so the board stops counting it."""
+    kept, hidden = site.submit("strong", team="alpha"), site.submit("strong", team="beta")
+    config = site.write_config()
+    assert site.worker("once", config=config).returncode == 0
+    site.double.set_public(hidden, False)
+
+    done = site.worker("refresh", config=config)
+
+    assert done.returncode == 0, done.describe()
+    assert f"submission {hidden} (final, beta): is_public changed" in done.stdout
+    assert "1 submission(s) changed" in done.stdout
+    with site.store() as store:
+        assert store.get("evalai", hidden).is_public is False
+        assert store.get("evalai", kept).is_public is True
+        assert [e.submission.team_name for e in store.board_entries("final", "latest")] == [
+            "alpha"
+        ]
