@@ -58,7 +58,7 @@ def _read_exclude(path: Path | None) -> set[str]:
     if path is None:
         return set()
     if not path.exists():
-        raise SubmissionError("exclude_file", f"exclude file not found: {path}")
+        raise FileNotFoundError(f"exclude file not found: {path}")
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 

@@ -69,7 +69,7 @@ def resolve_device(name: str) -> tuple[torch.device, list[Finding]]:
 
 def task_rows(table: EmbeddingTable, task: Task) -> tuple[np.ndarray, np.ndarray]:
     """Row numbers into the table and labels of the task's samples, in label-file order."""
-    index = table.row_index()
+    index = table.row_index
     pairs = [
         (index[i], label) for i, label in zip(task.ids, task.labels, strict=True) if i in index
     ]

@@ -22,6 +22,7 @@ number column and missing ids are errors, because each of them silently changes 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import zipfile
@@ -64,7 +65,9 @@ class EmbeddingTable:
     found_dim: int
     findings: tuple[Finding, ...] = ()
 
+    @functools.cached_property
     def row_index(self) -> dict[str, int]:
+        """id -> row, built once per table (every task of a submission looks its rows up)."""
         return {i: r for r, i in enumerate(self.ids.tolist())}
 
 

@@ -90,7 +90,7 @@ def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
             log.info("submission %s: restarting the scoring a previous run left unfinished", pk)
         # A board that failed to publish before a restart is retried now (unchanged content
         # makes no commit).
-        app.dirty_phases.update(p for p in settings.phases if app.store.list_submissions(phase=p))
+        app.dirty_phases.update(set(settings.phases) & set(app.store.status_counts()))
         app.worker.beat()
         if once:
             handled = app.worker.poll_once()
@@ -104,7 +104,7 @@ def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
 
 
 def cmd_rescore(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from worker.bootstrap import build
+    from worker.bootstrap import build, refresh_boards
 
     app = build(settings, purpose="rescore")
     try:
@@ -131,8 +131,6 @@ def cmd_rescore(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
             mean_q = "" if stored.mean_q is None else f", mean Q {stored.mean_q:.4f}"
             out.write(f"submission {pk}: {stored.status}{mean_q}\n")
             done += 1
-        from worker.bootstrap import refresh_boards
-
         refresh_boards(app)
         out.write(f"rescored {done} of {len(pks)} submission(s)\n")
         return 0 if done == len(pks) else 1

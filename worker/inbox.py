@@ -18,6 +18,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from worker.errors import DownloadTooLarge
 from worker.pipeline import Delivery, SubmissionMeta
 from worker.settings import PhaseSettings
 from worker.store import SqlScoreStore
@@ -125,8 +126,6 @@ class InboxSource:
     def download(self, meta: SubmissionMeta, dest: Path, max_bytes: int) -> None:
         path = self._path(meta.pk)
         if path.stat().st_size > max_bytes:
-            from worker.errors import DownloadTooLarge
-
             raise DownloadTooLarge(limit=max_bytes, size=path.stat().st_size)
         shutil.copyfile(path, dest)
 

@@ -97,37 +97,37 @@ class Worker:
         self.beat()
         if self.auth_failed is not None:
             return 0
-        handled = 0
         # Each stage on its own: recovery trouble must not keep new submissions waiting.
-        stages = (
-            ("posting recorded results", self.pipeline.report_unreported),
-            ("restarting abandoned scorings", self.pipeline.reap_expired),
-            ("draining the queue",
-             lambda: self.pipeline.drain(should_stop=self.stop_requested.is_set)),
+        self._stage("posting recorded results", self.pipeline.report_unreported)
+        self._stage("restarting abandoned scorings", self.pipeline.reap_expired)
+        handled = self._stage(
+            "draining the queue",
+            lambda: self.pipeline.drain(should_stop=self.stop_requested.is_set),
         )
-        for what, stage in stages:
-            try:
-                result = stage()
-            except AuthError as exc:
-                self.auth_failed = exc
-                log.error("polling stopped: %s. Fix AUTH_TOKEN in the env file and restart the "
-                          "worker.", exc)
-                break
-            except TransientError as exc:
-                log.warning("%s: EvalAI is unreachable or overloaded, will retry next tick: %s",
-                            what, exc)
-                continue
-            except Exception:  # noqa: BLE001 - the loop boundary: log, keep the worker alive
-                log.exception("%s failed; will retry next tick", what)
-                continue
-            if what == "draining the queue":
-                handled = result
         try:
             self.refresh_boards()
         except Exception:  # noqa: BLE001 - a failing publisher never blocks scoring
             log.exception("leaderboard refresh failed; will retry next tick")
         self.beat()
-        return handled
+        return handled or 0
+
+    def _stage(self, what: str, stage: Callable[[], int]) -> int | None:
+        """Run one stage of a tick; its result, or None if it failed (logged). After an auth
+        failure every later stage is skipped: polling stops with one clear line."""
+        if self.auth_failed is not None:
+            return None
+        try:
+            return stage()
+        except AuthError as exc:
+            self.auth_failed = exc
+            log.error("polling stopped: %s. Fix AUTH_TOKEN in the env file and restart the "
+                      "worker.", exc)
+        except TransientError as exc:
+            log.warning("%s: EvalAI is unreachable or overloaded, will retry next tick: %s",
+                        what, exc)
+        except Exception:  # noqa: BLE001 - the loop boundary: log, keep the worker alive
+            log.exception("%s failed; will retry next tick", what)
+        return None
 
     def run_forever(self, interval_seconds: float, install_signals: bool = True) -> None:
         """Tick every interval until SIGTERM/SIGINT (or `stop_requested` is set)."""

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Protocol
 
 from scoring.engine import TooManyFailedSplits, fresh_seed, score_submission
-from scoring.labels import AnnotationError, Task, load_tasks
+from scoring.labels import Task, load_tasks
 from scoring.results import ScoreCard
 from scoring.submission import SubmissionError, load_submission
 from worker.errors import (
@@ -329,7 +329,7 @@ class SubmissionPipeline:
             self.store.release_claim(self.source.name, meta.pk, self.worker_id, self.clock(),
                                      f"transient error, retried later: {exc}")
             return "received"
-        except (AnnotationError, Exception) as exc:  # noqa: BLE001 - boundary
+        except Exception as exc:  # noqa: BLE001 - boundary: labels, bugs, anything of ours
             log.exception("submission %s: internal error: %s", meta.pk, exc)
             return self._fail(meta, "internal", f"{type(exc).__name__}: {exc}")
 

@@ -196,3 +196,11 @@ def test_plots_are_written_when_enabled(challenge: Path, tmp_path: Path):
     ]
     for p in (tmp_path / "out").rglob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_exclude_file_is_a_usage_error_not_a_rejected_submission(
+    challenge: Path, tmp_path: Path
+):
+    proc = evaluate(challenge, tmp_path, "strong", "--exclude_file", str(tmp_path / "nope.txt"))
+    assert proc.returncode == 4
+    assert f"error: exclude file not found: {tmp_path / 'nope.txt'}" in proc.stderr

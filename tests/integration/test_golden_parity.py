@@ -105,7 +105,7 @@ def test_reference_procedure_spread():
         GOLDEN / "submissions" / "strong.csv.gz", expected, embedding_dim=None, strict=True
     )
     crops = tasks["crops"]
-    rows = [table.row_index()[i] for i in crops.ids]
+    rows = [table.row_index[i] for i in crops.ids]
     y = (crops.labels - crops.labels.min()) / (crops.labels.max() - crops.labels.min())
     qs = []
     for seed in range(6):
