@@ -28,6 +28,7 @@ import pytest
 from scoring.config import ProbeConfig
 from scoring.quality import q_from_splits
 from scoring.results import ScoreCard, TaskScore
+from tests.expected_render import assert_matches_expected
 from worker.board import (
     SEED_MESSAGE,
     PhaseStillScoring,
@@ -39,7 +40,7 @@ from worker.board import (
     show_phase,
     template_files,
 )
-from worker.leaderboard import markdown_cell
+from worker.leaderboard import board_files, markdown_cell
 from worker.publish import GitPublisher
 from worker.publish_github import GitHubPublisher
 from worker.settings import LeaderboardSettings, PhaseSettings, Settings, settings_from
@@ -514,6 +515,19 @@ def test_an_unchanged_board_renders_identically(
     assert first == second and first.rows[0].interval is not None
     none, _ = build_phase_board(store, PHASE, with_board(settings, bootstrap_resamples=0))
     assert all(r.interval is None for r in none.rows) and none.n_resamples is None
+
+
+def test_boards_from_the_store_match_the_checked_in_files(
+    store: SqlScoreStore, filled: dict[int, ScoreCard], settings: Settings
+) -> None:
+    readme = (TEMPLATE_DIR / "README_base.md").read_text()
+    for policy in ("latest", "best"):
+        for revealed in (False, True):
+            board, _ = build_phase_board(
+                store, PHASE, with_board(settings, policy=policy), revealed=revealed
+            )
+            name = f"store_board_{policy}_{'revealed' if revealed else 'hidden'}"
+            assert_matches_expected(name, board_files(board, readme))
 
 
 def test_the_default_remote_is_created_from_the_template(

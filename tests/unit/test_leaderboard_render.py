@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from scoring.ranking import rank_entries
+from tests.expected_render import assert_matches_expected
 from worker.leaderboard import (
     BEGIN,
     END,
@@ -271,6 +273,12 @@ def test_rendering_is_byte_identical_for_unchanged_content(hostile_board: Board)
         not chunk.startswith(b"Software")
         for chunk in _png_text_chunks(first["plots/final_rank_evolution.png"])
     )
+
+
+def test_rendering_matches_the_checked_in_files(hostile_board: Board) -> None:
+    assert_matches_expected("hostile_board", board_files(hostile_board, TEMPLATE))
+    revealed = dataclasses.replace(hostile_board, revealed=True)
+    assert_matches_expected("hostile_board_revealed", board_files(revealed, TEMPLATE))
 
 
 def test_floats_have_a_fixed_format() -> None:
