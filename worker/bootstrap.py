@@ -12,12 +12,12 @@ import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from worker.evalai import EvalAIClient, RetryPolicy
-from worker.evalai_source import EvalAISource
+from worker.evalai import EvalAIClient, EvalAISource, RetryPolicy
 from worker.inbox import InboxSource
 from worker.loop import Worker
-from worker.pipeline import SubmissionPipeline, SubmissionSource
+from worker.pipeline import SubmissionPipeline
 from worker.settings import Settings
+from worker.source import SubmissionSource
 from worker.store import SqlScoreStore
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def refresh_boards(app: App) -> None:
     board = app.settings.leaderboard
     if not board.enabled or board.publisher == "none" or not app.dirty_phases:
         return
-    from worker.board import make_publisher, publish_phase
+    from worker.leaderboard import make_publisher, publish_phase
 
     if app.publisher is None:
         app.publisher = make_publisher(app.settings)

@@ -216,14 +216,14 @@ def cmd_healthcheck(args: argparse.Namespace, env: Mapping[str, str], out: TextI
 
 
 def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from worker.board import (
+    from worker.leaderboard import (
         PhaseStillScoring,
+        PublishError,
         make_publisher,
         publish_phase,
         reveal_phase,
         show_phase,
     )
-    from worker.publish import PublishError
     from worker.store import SqlScoreStore
 
     if args.phase not in settings.phases:

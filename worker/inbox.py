@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from worker.errors import DownloadTooLarge
-from worker.pipeline import Delivery, SubmissionMeta
 from worker.settings import PhaseSettings
+from worker.source import Delivery, SubmissionMeta
 from worker.store import SqlScoreStore
 
 SKIP_SUFFIXES = (".part", ".tmp", ".result.json")

@@ -33,10 +33,8 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from scoring.engine import TooManyFailedSplits, fresh_seed, score_submission
 from scoring.labels import Task, load_tasks
@@ -50,8 +48,8 @@ from worker.errors import (
     TransientError,
 )
 from worker.settings import PhaseSettings, Settings
-from worker.store import LeaseLost, SqlScoreStore
-from worker.store_schema import StoredSubmission, SubmissionInfo
+from worker.source import SubmissionMeta, SubmissionSource
+from worker.store import LeaseLost, SqlScoreStore, StoredSubmission, SubmissionInfo
 
 log = logging.getLogger(__name__)
 
@@ -61,55 +59,6 @@ INTERNAL_FAILURE_MESSAGE = (
     "against your quota."
 )
 REPORT_GRACE = timedelta(seconds=30)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One queue message (or one inbox file): which submission, and how to acknowledge it."""
-
-    pk: int
-    handle: str | None = None
-
-
-@dataclass(frozen=True)
-class SubmissionMeta:
-    """What the source says about a submission."""
-
-    source: str
-    pk: int
-    phase: str  # codename
-    phase_pk: int | None
-    team_name: str
-    team_pk: int | None
-    method_name: str
-    is_public: bool
-    is_baseline: bool
-    submitted_at: datetime | None
-    status: str  # the source's own status: submitted, running, finished, failed, cancelled, …
-    completed_at: datetime | None = None
-
-
-class SubmissionSource(Protocol):
-    """Where submissions come from and where results go (EvalAI or the local inbox)."""
-
-    name: str
-
-    def receive(self) -> Delivery | None: ...
-
-    def acknowledge(self, delivery: Delivery) -> None: ...
-
-    def describe(self, pk: int) -> SubmissionMeta: ...
-
-    def mark_running(self, meta: SubmissionMeta) -> None: ...
-
-    def download(self, meta: SubmissionMeta, dest: Path, max_bytes: int) -> None: ...
-
-    def report_finished(
-        self, meta: SubmissionMeta, phase: PhaseSettings, mean_q: float, stdout: str,
-        metadata: dict,
-    ) -> None: ...
-
-    def report_failed(self, meta: SubmissionMeta, stderr: str, stdout: str) -> None: ...
 
 
 class UnknownPhase(Exception):

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from scoring.config import ConfigError, ProbeConfig, probe_config_from_mapping
-from worker.evalai import EvalAIConnection
 
 TOP_KEYS = ("title", "source", "data_dir", "database_url", "inbox_dir", "poll_interval_seconds",
             "lease_seconds", "max_internal_attempts", "max_file_mb", "heartbeat_max_age_seconds",
@@ -33,6 +32,18 @@ SOURCES = ("evalai", "inbox")
 PHASE_CODENAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PUBLISHERS = ("git", "github", "none")
 POLICIES = ("latest", "best")
+
+
+@dataclass(frozen=True)
+class EvalAIConnection:
+    """Where and as whom to talk to EvalAI (EvalAI-Starters' API_SERVER, AUTH_TOKEN,
+    QUEUE_NAME, CHALLENGE_PK). The token is left out of the repr."""
+
+    api_server: str
+    auth_token: str = field(repr=False)
+    queue_name: str
+    challenge_pk: int
+
 
 
 @dataclass(frozen=True)

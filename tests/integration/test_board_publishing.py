@@ -1,4 +1,4 @@
-"""From the scoring database to the published leaderboard: `worker.board` against a real
+"""From the scoring database to the published leaderboard: `worker.leaderboard.board` against a real
 `SqlScoreStore` (SQLite in tmp_path) and a real bare git repository as the remote.
 
 The store is filled through its public API with hand-built ScoreCards (3 hidden tasks x 20
@@ -29,20 +29,21 @@ from scoring.config import ProbeConfig
 from scoring.quality import q_from_splits
 from scoring.results import ScoreCard, TaskScore
 from tests.expected_render import assert_matches_expected
-from worker.board import (
+from worker.leaderboard import (
     SEED_MESSAGE,
+    GitHubPublisher,
+    GitPublisher,
     PhaseStillScoring,
+    board_files,
     build_phase_board,
     create_leaderboard_remote,
     make_publisher,
+    markdown_cell,
     publish_phase,
     reveal_phase,
     show_phase,
     template_files,
 )
-from worker.leaderboard import board_files, markdown_cell
-from worker.publish import GitPublisher
-from worker.publish_github import GitHubPublisher
 from worker.settings import LeaderboardSettings, PhaseSettings, Settings, settings_from
 from worker.store import SqlScoreStore, SubmissionInfo
 

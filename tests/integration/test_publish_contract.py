@@ -19,15 +19,18 @@ from typing import Protocol
 import pytest
 
 from tests.doubles.github_double import GitHubDouble
-from worker.leaderboard import Board, BoardRow, board_files, commit_message
-from worker.publish import (
+from worker.leaderboard import (
+    Board,
+    BoardRow,
+    GitHubPublisher,
     GitPublisher,
     Publisher,
     PublishPermanentError,
     PublishTransientError,
+    board_files,
+    commit_message,
     publish_board,
 )
-from worker.publish_github import GitHubPublisher
 
 TEMPLATE = (Path(__file__).parents[2] / "leaderboard_repo_template" / "README_base.md").read_bytes()
 SEED = {"README.md": TEMPLATE, "LICENSE.md": b"CC BY 4.0\n"}

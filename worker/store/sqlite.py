@@ -1,6 +1,7 @@
 """SQLite specifics of the scoring database: the engine `SqlScoreStore` uses for a `sqlite:///`
-URL, with WAL, foreign keys and BEGIN IMMEDIATE for every write transaction (see `worker.store`
-for why). Creating the engine opens nothing; the hooks run on each connection it later opens.
+URL, with WAL, foreign keys and BEGIN IMMEDIATE for every write transaction (see the
+package's `sql_store` for why). Creating the engine opens nothing; the hooks run on each
+connection it later opens.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Reading EvalAI's answers, for `worker.evalai` only. Pure: inspects responses already received
-(status, headers, body) and never sends anything.
+"""Reading EvalAI's answers, for the client (`worker.evalai.client`) only. Pure: inspects responses
+already received (status, headers, body) and never sends anything.
 
 - `ok_json`: the JSON object of a 2xx answer; any other answer raises the `worker.errors` error it
   maps onto (401/403 and "not a host" -> AuthError, 404 and an unknown queue -> NotFound, other
@@ -11,7 +11,8 @@
   mangled field into PermanentError.
 - `result_json`: the `result` string of a finished submission's PUT (§2.1).
 
-The dicts `ok_json` returns stay inside the EvalAI client: `worker.evalai` turns them into records.
+The dicts `ok_json` returns stay inside the EvalAI client: the client turns them into
+records.
 """
 
 from __future__ import annotations

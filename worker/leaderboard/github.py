@@ -26,7 +26,7 @@ from typing import TypeVar
 import requests
 from github import Auth, Github, GithubException, InputGitAuthor, InputGitTreeElement
 
-from worker.publish import (
+from worker.leaderboard.publish import (
     DEFAULT_AUTHOR,
     PublishError,
     PublishPermanentError,

@@ -1,7 +1,7 @@
 """How untrusted names and board numbers become text on the leaderboard. Pure.
 
-Shared by the Markdown, JSON / CSV and plot renderers (`worker.leaderboard`,
-`worker.leaderboard_plots`), so a name or a number reads the same in every file.
+Shared by the Markdown, JSON / CSV and plot renderers (`worker.leaderboard.render`,
+`worker.leaderboard.plots`), so a name or a number reads the same in every file.
 
 Names are untrusted. Markdown cells get `markdown_cell`: control, line-break and bidi control
 characters removed (GitHub flags files with hidden bidi characters, so we strip rather than wrap

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.evalai import EvalAIClient
-from worker.pipeline import Delivery, SubmissionMeta
+from worker.evalai.client import EvalAIClient
 from worker.settings import PhaseSettings
+from worker.source import Delivery, SubmissionMeta
 
 
 class EvalAISource:

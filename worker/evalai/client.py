@@ -10,7 +10,7 @@ idempotent enough (EvalAI updates leaderboard rows in place).
 
 This module holds the client, its records and the request/retry plumbing; reading the answers
 (JSON bodies, the error each status maps onto, headers, field coercion) is the pure
-`worker.evalai_responses`, which hands its dicts back here and nowhere else.
+`worker.evalai.responses`, which hands its dicts back here and nowhere else.
 
 Records out, raw dicts never: `QueueMessage`, `EvalAISubmission`, `EvalAIPhase`, `EvalAIChallenge`.
 The auth token never appears in a repr, message or log line; headers are never logged.
@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ import requests
 import tenacity
 
 from worker.errors import DownloadTooLarge, PermanentError, TransientError
-from worker.evalai_responses import (
+from worker.evalai.responses import (
     NEW_TOKEN_HINT,
     as_datetime,
     as_int,
@@ -48,13 +48,13 @@ from worker.evalai_responses import (
     result_json,
     retry_after_seconds,
 )
+from worker.settings import EvalAIConnection
 
 # NEW_TOKEN_HINT and result_json are public names of this module; they live in evalai_responses.
 __all__ = [
     "NEW_TOKEN_HINT",
     "EvalAIChallenge",
     "EvalAIClient",
-    "EvalAIConnection",
     "EvalAIPhase",
     "EvalAISubmission",
     "QueueMessage",
@@ -68,17 +68,6 @@ _BROKEN_TRANSFER = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
-
-
-@dataclass(frozen=True)
-class EvalAIConnection:
-    """Where and as whom to talk to EvalAI (EvalAI-Starters' API_SERVER, AUTH_TOKEN,
-    QUEUE_NAME, CHALLENGE_PK). The token is left out of the repr."""
-
-    api_server: str
-    auth_token: str = field(repr=False)
-    queue_name: str
-    challenge_pk: int
 
 
 @dataclass(frozen=True)

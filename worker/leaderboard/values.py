@@ -2,8 +2,8 @@
 
 `board_from_leaderboard` turns `scoring.ranking.rank_entries`' result plus what the database knows
 about each entry (`EntryInfo`) into a `Board`; `rank_history` replays finished submissions into the
-snapshots of the rank-evolution plot. Rendering lives in `worker.leaderboard` (README / JSON /
-CSV) and `worker.leaderboard_plots` (PNGs).
+snapshots of the rank-evolution plot. Rendering lives in the package's
+`render` (README / JSON / CSV) and `plots` (PNGs) modules.
 
 Places: organiser baselines take part in the per-task ranks and (unless excluded) the task
 weights, but get no competing place: a place is 1 + the number of *competing* entries with a

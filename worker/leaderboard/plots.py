@@ -3,7 +3,7 @@
 matplotlib's object API with the Agg canvas: no pyplot state, no backend switch, nothing written
 to disk. PNGs carry no Software/date chunk, so an unchanged board gives identical bytes.
 Names reach the plots only through `plot_label` (plain, short, mathtext-safe, drawable glyphs).
-`task_heatmap_png` refuses an unrevealed board (the leak rule in `worker.leaderboard`).
+`task_heatmap_png` refuses an unrevealed board (the leak rule in `worker.leaderboard.render`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from worker.leaderboard_text import number_text, place_text, plain_name, shortened
-from worker.leaderboard_values import Board
+from worker.leaderboard.text import number_text, place_text, plain_name, shortened
+from worker.leaderboard.values import Board
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

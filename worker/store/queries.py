@@ -2,8 +2,8 @@
 (submission listings, the event log, evaluation records, leaderboard candidates), and the pure
 rules that pick one board entry per team.
 
-I/O: reads through the SQLAlchemy engine of the store it is part of (`worker.store`); nothing
-here writes. Every query runs in a read-only transaction of its own.
+I/O: reads through the SQLAlchemy engine of the store it is part of (`sql_store`); nothing here
+writes. Every query runs in a read-only transaction of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Row, func, select
 
-from worker.store_schema import (
+from worker.store.schema import (
     BoardEntry,
     EvaluationRecord,
     Event,
@@ -30,8 +30,8 @@ from worker.store_schema import (
     task_score_from_rows,
     task_scores,
 )
-from worker.store_sqlite import READ_ONLY
-from worker.store_states import FAILED, FINISHED, RUNNING, aware
+from worker.store.sqlite import READ_ONLY
+from worker.store.states import FAILED, FINISHED, RUNNING, aware
 
 
 class SqlScoreQueries:

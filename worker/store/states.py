@@ -1,6 +1,6 @@
-"""The vocabulary of the scoring database's state machine (drawn in `worker.store`): the status
-names, leases, and `Move`, one compare-and-set step. Pure: builds values and SQL expressions, runs
-nothing.
+"""The vocabulary of the scoring database's state machine (drawn in the package's `sql_store`):
+the status names, leases, and `Move`, one compare-and-set step. Pure: builds values and SQL
+expressions, runs nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row
 
-from worker.store_schema import STATUSES, submissions
+from worker.store.schema import STATUSES, submissions
 
 RECEIVED, RUNNING, FINISHED, FAILED, CANCELLED = STATUSES
 

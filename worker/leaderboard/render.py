@@ -11,18 +11,18 @@ renders everything a leaderboard repository holds for that phase:
     plots/<phase>_task_q.png          per-task Q heatmap with task weights (revealed phases only)
 
 The rest of the API is re-exported from (each module imports only the ones above it):
-    worker.leaderboard_text    untrusted names, places and numbers as text (escaping rules)
-    worker.leaderboard_values  Board and its parts; board_from_leaderboard, rank_history (places)
-    worker.leaderboard_plots   the two PNGs
+    worker.leaderboard.text    untrusted names, places and numbers as text (escaping rules)
+    worker.leaderboard.values  Board and its parts; board_from_leaderboard, rank_history (places)
+    worker.leaderboard.plots   the two PNGs
 
 Choices:
 - Places. Baselines get no competing place; a baseline's place is shown in parentheses and
-  means "where it would stand among the competitors" (see `worker.leaderboard_values`).
+  means "where it would stand among the competitors" (see `worker.leaderboard.values`).
 - LEAK RULE: before a phase is revealed nothing per-task is rendered: no task names, per-task Q,
   per-task ranks or weights, in any file or commit message. Only ranks, mean Q and the weighted
   score (aggregates shown on EvalAI or needed to read the board) leave the worker.
 - Names are untrusted: Markdown cells get `markdown_cell`, JSON and CSV `plain_name`, plots
-  `plot_label` (rules in `worker.leaderboard_text`). CSV cells that a spreadsheet would run as a
+  `plot_label` (rules in `worker.leaderboard.text`). CSV cells that a spreadsheet would run as a
   formula get a leading `'`.
 - Determinism: re-rendering an unchanged board gives identical bytes (sorted JSON keys, fixed
   float formatting, PNGs without a Software/date chunk), so the publisher can skip the commit.
@@ -38,8 +38,8 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
-from worker.leaderboard_plots import plot_label, rank_evolution_png, task_heatmap_png
-from worker.leaderboard_text import (
+from worker.leaderboard.plots import plot_label, rank_evolution_png, task_heatmap_png
+from worker.leaderboard.text import (
     NAME_LIMIT,
     markdown_cell,
     number_text,
@@ -47,7 +47,7 @@ from worker.leaderboard_text import (
     plain_name,
     shortened,
 )
-from worker.leaderboard_values import (
+from worker.leaderboard.values import (
     PHASE_SLUG,
     Board,
     BoardRow,

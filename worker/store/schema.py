@@ -1,6 +1,6 @@
 """The scoring database's tables (SQLAlchemy Core), the column types that make SQLite and
 PostgreSQL behave alike, and the frozen records rows map to and from. Pure: nothing here
-connects; `worker.store` does the I/O.
+connects; `worker.store.sql_store` does the I/O.
 
 Portability rules the types enforce:
 - `UtcDateTime`: callers pass timezone-aware datetimes; they are stored as UTC (naive UTC text on

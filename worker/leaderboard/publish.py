@@ -3,7 +3,7 @@
 I/O: `publish_board` reads the last published board through the port; `GitPublisher` runs `git`
 subprocesses against any remote (local path, ssh or https) from a private bare repository in
 `workdir` (plumbing only — no working tree that could be left dirty). `GitHubPublisher` (Git Data
-API, PyGithub) lives in `worker.publish_github`.
+API, PyGithub) lives in `worker.leaderboard.github`.
 
 Safety, implemented once in `publish_board` (the 2025 bot committed an empty table once and let a
 team vanish from a frozen board):
@@ -42,7 +42,7 @@ from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from worker.errors import PermanentError, TransientError, WorkerError
-from worker.leaderboard import json_path
+from worker.leaderboard.render import json_path
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
 """One phase's leaderboard, from the scoring database to the leaderboard repository.
 
 I/O: reads the scoring database through `ScoreReader` (a `SqlScoreStore`), reads and writes the
-leaderboard branch through a `worker.publish.Publisher`, and — only in `make_publisher`, when the
-configured git remote is a local path that does not exist yet — creates a bare repository there
-and runs `git` to seed it with `leaderboard_repo_template/`. Ranking, intervals and rendering are
-the pure modules' (`scoring.ranking`, `scoring.bootstrap`, `worker.leaderboard`).
+leaderboard branch through a `Publisher` (module `publish`), and — only in `make_publisher`,
+when the configured git remote is a local path that does not exist yet — creates a bare
+repository there and runs `git` to seed it with `leaderboard_repo_template/`. Ranking, intervals
+and rendering are the pure modules' (`scoring.ranking`, `scoring.bootstrap`, the package's
+`render`).
 
 What counts, under `leaderboard.policy` (`latest` or `best` finished public submission per team;
 private submissions never appear): the store's `board_entries`, plus every finished baseline as
@@ -27,7 +28,7 @@ trace: not in the entries, the history, the submission counts and times, or `upd
 Errors: `publish_phase` / `reveal_phase` return "refused" and "frozen" as results, and raise
 `PublishTransientError` (network, timeout, lost races: try again on a later tick) and
 `PublishPermanentError` (credentials, unknown repository, README without markers: fix the
-configuration) from `worker.publish`; `reveal_phase` raises `PhaseStillScoring`.
+configuration) from `worker.leaderboard.publish`; `reveal_phase` raises `PhaseStillScoring`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,17 @@ import numpy as np
 from scoring.bootstrap import MIN_RESAMPLES, RankIntervals, rank_intervals
 from scoring.ranking import Leaderboard, rank_entries
 from worker.errors import WorkerError
-from worker.leaderboard import (
+from worker.leaderboard.github import GitHubPublisher
+from worker.leaderboard.publish import (
+    GitPublisher,
+    Publisher,
+    PublishPermanentError,
+    PublishResult,
+    checked_paths,
+    parsed_author,
+    publish_board,
+)
+from worker.leaderboard.render import (
     Board,
     EntryInfo,
     FinishedSubmission,
@@ -62,23 +73,12 @@ from worker.leaderboard import (
     readme_from_template,
     readme_with_board,
 )
-from worker.publish import (
-    GitPublisher,
-    Publisher,
-    PublishPermanentError,
-    PublishResult,
-    checked_paths,
-    parsed_author,
-    publish_board,
-)
-from worker.publish_github import GitHubPublisher
 from worker.settings import LeaderboardSettings, Settings
-from worker.store import FINISHED, RECEIVED, RUNNING
-from worker.store_schema import BoardEntry, EvaluationRecord, StoredSubmission
+from worker.store import FINISHED, RECEIVED, RUNNING, BoardEntry, EvaluationRecord, StoredSubmission
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "leaderboard_repo_template"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "leaderboard_repo_template"
 SEED_MESSAGE = "Start the leaderboard from leaderboard_repo_template"
 # Used when the template folder is not shipped (the worker image installs the packages only).
 FALLBACK_README = """# {{CHALLENGE_TITLE}} — leaderboard
@@ -357,7 +357,7 @@ def publish_phase(
     """Render the phase from the database and publish it (one commit, or none if unchanged).
 
     A frozen phase is not rendered or published ("frozen"); a board that drops a published entry
-    or is empty is "refused" unless `explanation` is given (`worker.publish.publish_board`).
+    or is empty is "refused" unless `explanation` is given (`publish.publish_board`).
     Revealed: when configured, or when the published board already is (per-task results cannot
     be taken back, so a phase never flips back). Raises PublishTransientError — the caller
     retries on a later tick — and PublishPermanentError.

@@ -1,8 +1,8 @@
 """The scoring database: submissions, their evaluations (per-task and per-split scores) and an
 event log of every state change, through SQLAlchemy Core. This module holds `SqlScoreStore` and
-its state changes; the tables and records are in `worker.store_schema`, the statuses and leases
-in `worker.store_states`, the read-side queries in `worker.store_queries` (which `SqlScoreStore`
-inherits) and the SQLite connection set-up in `worker.store_sqlite`.
+its state changes; the tables and records are in `worker.store.schema`, the statuses and leases
+in `worker.store.states`, the read-side queries in `worker.store.queries` (which `SqlScoreStore`
+inherits) and the SQLite connection set-up in `worker.store.sqlite`.
 
 I/O: connects to the database named by the URL passed to `SqlScoreStore` (a SQLite file, or
 PostgreSQL through psycopg). No clock inside: every time is passed in, timezone-aware.
@@ -43,8 +43,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from scoring.results import ScoreCard
 from worker.errors import WorkerError
-from worker.store_queries import SqlScoreQueries
-from worker.store_schema import (
+from worker.store.queries import SqlScoreQueries
+from worker.store.schema import (
     ERROR_KINDS,
     SOURCES,
     BoardEntry,
@@ -66,8 +66,8 @@ from worker.store_schema import (
     task_rows,
     task_scores,
 )
-from worker.store_sqlite import sqlite_engine
-from worker.store_states import (
+from worker.store.sqlite import sqlite_engine
+from worker.store.states import (
     CANCELLED,
     FAILED,
     FINISHED,
@@ -101,7 +101,7 @@ class SqlScoreStore(SqlScoreQueries):
     """The scoring database on SQLite (`sqlite:///path.db`) or PostgreSQL
     (`postgresql+psycopg://user@host:5432/db`). The state changes are here; the read-side
     queries (`get`, listings, events, evaluations, `board_entries`) are inherited from
-    `worker.store_queries.SqlScoreQueries`."""
+    `worker.store.queries.SqlScoreQueries`."""
 
     def __init__(
         self, url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: int = 10

@@ -1,0 +1,102 @@
+"""The public leaderboard (a room of the worker): the board of a phase built from the store, its
+files (README section, JSON, CSV, plots) and their publication to a git remote or GitHub.
+
+Public names (import them from `worker.leaderboard`; its modules are private to the package):
+    build_phase_board, publish_phase, reveal_phase, show_phase    from the store to the remote
+    make_publisher, create_leaderboard_remote, template_files, SEED_MESSAGE, PhaseStillScoring
+    Board, BoardRow, EntryInfo, RankSnapshot, FinishedSubmission  values (frozen dataclasses)
+    board_from_leaderboard, rank_history                          building values (pure)
+    board_files, board_table, board_json, board_csv, readme_with_board, readme_from_template,
+    phase_markers, commit_message, markdown_cell, BEGIN, END      rendering (pure)
+    rank_evolution_png, task_heatmap_png                          plots (pure)
+    Publisher, PublishResult, publish_board, GitPublisher, GitHubPublisher   publishing
+    PublishError, PublishTransientError, PublishPermanentError    its errors (`worker.errors` tree)
+
+Modules: board (from the store, publishing a phase), values, render, text, plots, publish (the
+port, its safety rules and the git publisher), github. Of the other rooms it reads only the store.
+"""
+
+from worker.leaderboard.board import (
+    SEED_MESSAGE,
+    PhaseStillScoring,
+    build_phase_board,
+    create_leaderboard_remote,
+    make_publisher,
+    publish_phase,
+    reveal_phase,
+    show_phase,
+    template_files,
+)
+from worker.leaderboard.github import GitHubPublisher
+from worker.leaderboard.plots import rank_evolution_png, task_heatmap_png
+from worker.leaderboard.publish import (
+    GitPublisher,
+    Publisher,
+    PublishError,
+    PublishPermanentError,
+    PublishResult,
+    PublishTransientError,
+    publish_board,
+)
+from worker.leaderboard.render import (
+    BEGIN,
+    END,
+    board_csv,
+    board_files,
+    board_json,
+    board_table,
+    commit_message,
+    phase_markers,
+    readme_from_template,
+    readme_with_board,
+)
+from worker.leaderboard.text import markdown_cell
+from worker.leaderboard.values import (
+    Board,
+    BoardRow,
+    EntryInfo,
+    FinishedSubmission,
+    RankSnapshot,
+    board_from_leaderboard,
+    rank_history,
+)
+
+__all__ = [
+    "BEGIN",
+    "END",
+    "SEED_MESSAGE",
+    "Board",
+    "BoardRow",
+    "EntryInfo",
+    "FinishedSubmission",
+    "GitHubPublisher",
+    "GitPublisher",
+    "PhaseStillScoring",
+    "PublishError",
+    "PublishPermanentError",
+    "PublishResult",
+    "PublishTransientError",
+    "Publisher",
+    "RankSnapshot",
+    "board_csv",
+    "board_files",
+    "board_from_leaderboard",
+    "board_json",
+    "board_table",
+    "build_phase_board",
+    "commit_message",
+    "create_leaderboard_remote",
+    "make_publisher",
+    "markdown_cell",
+    "phase_markers",
+    "publish_board",
+    "publish_phase",
+    "rank_evolution_png",
+    "rank_history",
+    "readme_from_template",
+    "readme_with_board",
+    "reveal_phase",
+    "show_phase",
+    "task_heatmap_png",
+    "template_files",
+]
