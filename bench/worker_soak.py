@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.doubles.evalai_double import EvalAIDouble  # noqa: E402
+from tests.doubles.evalai import EvalAIDouble  # noqa: E402
 from tests.e2e.worker_harness import (  # noqa: E402
     ChallengeFiles,
     Processes,

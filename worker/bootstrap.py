@@ -59,10 +59,16 @@ def evalai_client(settings: Settings) -> EvalAIClient:
     )
 
 
-def build(settings: Settings, *, purpose: str = "run") -> App:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def open_store(settings: Settings) -> SqlScoreStore:
+    """The scoring database of these settings, its schema in place (the caller closes it)."""
     store = SqlScoreStore(settings.database_url)
     store.create_schema()
+    return store
+
+
+def build(settings: Settings, *, purpose: str = "run") -> App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
     client = None
     if settings.source == "evalai":
         client = evalai_client(settings)

@@ -157,10 +157,9 @@ def cmd_refresh(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_status(settings: Settings, out: TextIO) -> int:
-    from worker.store import SqlScoreStore
+    from worker.bootstrap import open_store
 
-    store = SqlScoreStore(settings.database_url)
-    store.create_schema()
+    store = open_store(settings)
     try:
         counts = store.status_counts()
         statuses = ("received", "running", "finished", "failed", "cancelled")
@@ -216,6 +215,7 @@ def cmd_healthcheck(args: argparse.Namespace, env: Mapping[str, str], out: TextI
 
 
 def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from worker.bootstrap import open_store
     from worker.leaderboard import (
         PhaseStillScoring,
         PublishError,
@@ -224,13 +224,11 @@ def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -
         reveal_phase,
         show_phase,
     )
-    from worker.store import SqlScoreStore
 
     if args.phase not in settings.phases:
         out.write(f"error: unknown phase {args.phase!r}; known: {', '.join(settings.phases)}\n")
         return 2
-    store = SqlScoreStore(settings.database_url)
-    store.create_schema()
+    store = open_store(settings)
     try:
         if args.action == "show":
             out.write(show_phase(store, args.phase, settings) + "\n")

@@ -43,10 +43,9 @@ def doctor_problems(settings: Settings) -> tuple[list[str], list[str]]:
     except OSError as exc:
         problems.append(f"data folder {settings.data_dir} is not writable: {exc}")
     try:
-        from worker.store import SqlScoreStore
+        from worker.bootstrap import open_store
 
-        store = SqlScoreStore(settings.database_url)
-        store.create_schema()
+        store = open_store(settings)
         store.status_counts()
         store.close()
         notes.append("database reachable, schema in place")

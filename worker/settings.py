@@ -45,7 +45,6 @@ class EvalAIConnection:
     challenge_pk: int
 
 
-
 @dataclass(frozen=True)
 class PhaseSettings:
     codename: str
@@ -136,7 +135,10 @@ def _path(value: Any, base: Path) -> Path:
 
 def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path,
                   source_name: str = "config") -> Settings:
-    """Validate the challenge YAML (relative paths resolve against base_dir) and environment."""
+    """Validate the challenge YAML (relative paths resolve against base_dir) and environment.
+
+    Each section is read by its own function below, all adding to one list of problems, so a
+    ConfigError lists every problem at once."""
     problems: list[str] = []
     if not isinstance(raw, Mapping):
         raise ConfigError([f"expected a mapping of keys, got {type(raw).__name__}"], source_name)
@@ -151,140 +153,25 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
     )
     inbox_dir = _path(raw.get("inbox_dir", data_dir / "inbox"), base_dir)
 
-    phases: dict[str, PhaseSettings] = {}
     raw_phases = raw.get("phases")
     if not isinstance(raw_phases, Mapping) or not raw_phases:
         problems.append("phases must map each EvalAI phase codename to its settings, "
                         "e.g. phases: {dev: {annotations: labels/dev, probe: {k_folds: 40}}}")
         raw_phases = {}
-    for codename, spec in raw_phases.items():
-        where = f"phases.{codename}."
-        if not PHASE_CODENAME.match(str(codename)):
-            problems.append(f"phase codename {codename!r} must be lower-case letters, digits, "
-                            "'-' or '_' (it names files and README sections)")
-        if not isinstance(spec, Mapping):
-            problems.append(f"phases.{codename} must be a mapping")
-            continue
-        problems += _unknown(spec, PHASE_KEYS, where)
-        if "annotations" not in spec:
-            problems.append(f"{where}annotations is required: the hidden label folder")
-            continue
-        try:
-            probe = probe_config_from_mapping(spec.get("probe") or {}, f"{where}probe")
-        except ConfigError as exc:
-            problems += [f"{where}probe: {p}" for p in exc.problems]
-            continue
-        strict = spec.get("strict_ids", True)
-        if not isinstance(strict, bool):
-            problems.append(f"{where}strict_ids must be true or false, got {strict!r}")
-        for key in ("split", "metric"):
-            if key in spec and (not isinstance(spec[key], str) or not spec[key].strip()):
-                problems.append(f"{where}{key} must be a non-empty string, got {spec[key]!r}")
-        phases[str(codename)] = PhaseSettings(
-            codename=str(codename),
-            annotations=_path(spec["annotations"], base_dir),
-            probe=probe,
-            split=str(spec.get("split", "test_split")),
-            metric=str(spec.get("metric", "mean_Q")),
-            strict_ids=bool(strict),
-        )
-
-    board_raw = raw.get("leaderboard") or {}
-    board = LeaderboardSettings()
-    if not isinstance(board_raw, Mapping):
-        problems.append("leaderboard must be a mapping")
-        board_raw = {}
-    problems += _unknown(board_raw, BOARD_KEYS, "leaderboard.")
-    publisher = board_raw.get("publisher", "git")
-    if publisher not in PUBLISHERS:
-        problems.append(f"leaderboard.publisher must be one of {', '.join(PUBLISHERS)}, "
-                        f"got {publisher!r}")
-    policy = board_raw.get("policy", "latest")
-    if policy not in POLICIES:
-        problems.append(f"leaderboard.policy must be latest or best, got {policy!r}")
-    remote = env.get("LEADERBOARD_REMOTE") or str(board_raw.get("remote") or
-                                                   board_raw.get("repository") or "")
-    if publisher == "git" and not remote:
-        remote = str(data_dir / "leaderboard.git")
-    elif publisher == "git" and "://" not in remote and not _scp_like(remote):
-        remote = str(_path(remote, base_dir))
-    github_token = env.get("GITHUB_TOKEN", "")
-    if publisher == "github" and board_raw.get("enabled", True):
-        if not remote or "/" not in remote:
-            problems.append("leaderboard.repository must be 'owner/name' for the github publisher")
-        if not github_token:
-            problems.append("GITHUB_TOKEN is not set; the github publisher needs it")
-    ghost = board_raw.get("ghost_std")
-    if ghost is not None and (isinstance(ghost, bool) or not isinstance(ghost, (int, float))
-                              or not ghost > 0):
-        problems.append(f"leaderboard.ghost_std must be a positive number or null, got {ghost!r}")
-    resamples = board_raw.get("bootstrap_resamples", 1000)
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0 \
-            or 0 < resamples < 1000:
-        problems.append(f"leaderboard.bootstrap_resamples must be 0 (no rank intervals) or a "
-                        f"whole number >= 1000, got {resamples!r}")
-    lists = {}
-    for key in ("baselines", "frozen_phases", "revealed_phases"):
-        value = board_raw.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.append(f"leaderboard.{key} must be a list of names")
-            value = []
-        lists[key] = tuple(value)
-    for key in ("frozen_phases", "revealed_phases"):
-        for name in lists[key]:
-            if name not in raw_phases:
-                problems.append(f"leaderboard.{key} names unknown phase '{name}'")
-    board = LeaderboardSettings(
-        enabled=bool(board_raw.get("enabled", True)),
-        publisher=str(publisher),
-        remote=remote,
-        branch=str(board_raw.get("branch", "main")),
-        policy=str(policy),
-        baselines=lists["baselines"],
-        baselines_in_weights=bool(board_raw.get("baselines_in_weights", True)),
-        ghost_std=float(ghost) if isinstance(ghost, (int, float)) and ghost > 0 else None,
-        bootstrap_resamples=resamples if isinstance(resamples, int) else 1000,
-        frozen_phases=lists["frozen_phases"],
-        revealed_phases=lists["revealed_phases"],
-        author=str(board_raw.get("author", LeaderboardSettings.author)),
-        workdir=_path(board_raw.get("workdir", data_dir / "leaderboard-clone"), base_dir),
-        github_token=github_token,
-    )
-
+    phases = _phases_section(raw_phases, base_dir, problems)
+    board = _leaderboard_section(raw.get("leaderboard") or {}, raw_phases, env, data_dir,
+                                 base_dir, problems)
     evalai_raw = raw.get("evalai") or {}
     problems += _unknown(evalai_raw, EVALAI_KEYS, "evalai.")
-    connection = None
-    if source == "evalai":
-        missing = [k for k in ("AUTH_TOKEN", "API_SERVER", "QUEUE_NAME", "CHALLENGE_PK")
-                   if not env.get(k, "").strip()]
-        if missing:
-            problems.append(f"source is evalai but {', '.join(missing)} "
-                            f"{'is' if len(missing) == 1 else 'are'} not set in the environment "
-                            "(see deploy/.env.example)")
-        elif not env["CHALLENGE_PK"].strip().isdigit():
-            problems.append(f"CHALLENGE_PK must be a number, got {env['CHALLENGE_PK']!r}")
-        else:
-            connection = EvalAIConnection(
-                api_server=env["API_SERVER"].strip(),
-                auth_token=env["AUTH_TOKEN"].strip(),
-                queue_name=env["QUEUE_NAME"].strip(),
-                challenge_pk=int(env["CHALLENGE_PK"]),
-            )
-
+    connection = _evalai_connection(env, problems) if source == "evalai" else None
     poll = _number(raw, "poll_interval_seconds", 60.0, problems)
     lease = _number(raw, "lease_seconds", 900.0, problems)
     max_mb = _number(raw, "max_file_mb", 500.0, problems)
     heartbeat = _number(raw, "heartbeat_max_age_seconds", 300.0, problems)
-    attempts = raw.get("max_internal_attempts", 3)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        problems.append(f"max_internal_attempts must be a whole number >= 1, got {attempts!r}")
-        attempts = 3
+    attempts = _whole(raw, "max_internal_attempts", 3, problems)
     connect_t = _number(evalai_raw, "connect_timeout_seconds", 5.0, problems, where="evalai.")
     read_t = _number(evalai_raw, "read_timeout_seconds", 30.0, problems, where="evalai.")
-    max_attempts = evalai_raw.get("max_attempts", 5)
-    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-        problems.append(f"evalai.max_attempts must be a whole number >= 1, got {max_attempts!r}")
-        max_attempts = 5
+    max_attempts = _whole(evalai_raw, "max_attempts", 5, problems, where="evalai.")
 
     if problems:
         raise ConfigError(problems, source_name)
@@ -305,4 +192,161 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
         connect_timeout_seconds=connect_t,
         read_timeout_seconds=read_t,
         max_attempts=max_attempts,
+    )
+
+
+def _whole(raw: Mapping[str, Any], key: str, default: int, problems: list[str],
+           where: str = "") -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.append(f"{where}{key} must be a whole number >= 1, got {value!r}")
+        return default
+    return value
+
+
+# ---- phases: -----------------------------------------------------------------------------------
+
+
+def _phases_section(raw_phases: Mapping[Any, Any], base_dir: Path,
+                    problems: list[str]) -> dict[str, PhaseSettings]:
+    phases: dict[str, PhaseSettings] = {}
+    for codename, spec in raw_phases.items():
+        phase = _phase(codename, spec, base_dir, problems)
+        if phase is not None:
+            phases[phase.codename] = phase
+    return phases
+
+
+def _phase(codename: Any, spec: Any, base_dir: Path, problems: list[str]) -> PhaseSettings | None:
+    where = f"phases.{codename}."
+    if not PHASE_CODENAME.match(str(codename)):
+        problems.append(f"phase codename {codename!r} must be lower-case letters, digits, "
+                        "'-' or '_' (it names files and README sections)")
+    if not isinstance(spec, Mapping):
+        problems.append(f"phases.{codename} must be a mapping")
+        return None
+    problems += _unknown(spec, PHASE_KEYS, where)
+    if "annotations" not in spec:
+        problems.append(f"{where}annotations is required: the hidden label folder")
+        return None
+    try:
+        probe = probe_config_from_mapping(spec.get("probe") or {}, f"{where}probe")
+    except ConfigError as exc:
+        problems += [f"{where}probe: {p}" for p in exc.problems]
+        return None
+    strict = spec.get("strict_ids", True)
+    if not isinstance(strict, bool):
+        problems.append(f"{where}strict_ids must be true or false, got {strict!r}")
+    for key in ("split", "metric"):
+        if key in spec and (not isinstance(spec[key], str) or not spec[key].strip()):
+            problems.append(f"{where}{key} must be a non-empty string, got {spec[key]!r}")
+    return PhaseSettings(
+        codename=str(codename),
+        annotations=_path(spec["annotations"], base_dir),
+        probe=probe,
+        split=str(spec.get("split", "test_split")),
+        metric=str(spec.get("metric", "mean_Q")),
+        strict_ids=bool(strict),
+    )
+
+
+# ---- leaderboard: ------------------------------------------------------------------------------
+
+
+def _leaderboard_section(board_raw: Any, raw_phases: Mapping[Any, Any], env: Mapping[str, str],
+                         data_dir: Path, base_dir: Path,
+                         problems: list[str]) -> LeaderboardSettings:
+    if not isinstance(board_raw, Mapping):
+        problems.append("leaderboard must be a mapping")
+        board_raw = {}
+    problems += _unknown(board_raw, BOARD_KEYS, "leaderboard.")
+    publisher = board_raw.get("publisher", "git")
+    if publisher not in PUBLISHERS:
+        problems.append(f"leaderboard.publisher must be one of {', '.join(PUBLISHERS)}, "
+                        f"got {publisher!r}")
+    policy = board_raw.get("policy", "latest")
+    if policy not in POLICIES:
+        problems.append(f"leaderboard.policy must be latest or best, got {policy!r}")
+    remote = _board_remote(board_raw, publisher, env, data_dir, base_dir)
+    github_token = env.get("GITHUB_TOKEN", "")
+    if publisher == "github" and board_raw.get("enabled", True):
+        if not remote or "/" not in remote:
+            problems.append("leaderboard.repository must be 'owner/name' for the github publisher")
+        if not github_token:
+            problems.append("GITHUB_TOKEN is not set; the github publisher needs it")
+    ghost = board_raw.get("ghost_std")
+    if ghost is not None and (isinstance(ghost, bool) or not isinstance(ghost, (int, float))
+                              or not ghost > 0):
+        problems.append(f"leaderboard.ghost_std must be a positive number or null, got {ghost!r}")
+    resamples = board_raw.get("bootstrap_resamples", 1000)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0 \
+            or 0 < resamples < 1000:
+        problems.append(f"leaderboard.bootstrap_resamples must be 0 (no rank intervals) or a "
+                        f"whole number >= 1000, got {resamples!r}")
+    lists = _board_lists(board_raw, raw_phases, problems)
+    return LeaderboardSettings(
+        enabled=bool(board_raw.get("enabled", True)),
+        publisher=str(publisher),
+        remote=remote,
+        branch=str(board_raw.get("branch", "main")),
+        policy=str(policy),
+        baselines=lists["baselines"],
+        baselines_in_weights=bool(board_raw.get("baselines_in_weights", True)),
+        ghost_std=float(ghost) if isinstance(ghost, (int, float)) and ghost > 0 else None,
+        bootstrap_resamples=resamples if isinstance(resamples, int) else 1000,
+        frozen_phases=lists["frozen_phases"],
+        revealed_phases=lists["revealed_phases"],
+        author=str(board_raw.get("author", LeaderboardSettings.author)),
+        workdir=_path(board_raw.get("workdir", data_dir / "leaderboard-clone"), base_dir),
+        github_token=github_token,
+    )
+
+
+def _board_remote(board_raw: Mapping[str, Any], publisher: Any, env: Mapping[str, str],
+                  data_dir: Path, base_dir: Path) -> str:
+    """LEADERBOARD_REMOTE, else the YAML's remote (or repository); a git default in data_dir."""
+    remote = env.get("LEADERBOARD_REMOTE") or str(board_raw.get("remote") or
+                                                   board_raw.get("repository") or "")
+    if publisher == "git" and not remote:
+        return str(data_dir / "leaderboard.git")
+    if publisher == "git" and "://" not in remote and not _scp_like(remote):
+        return str(_path(remote, base_dir))
+    return remote
+
+
+def _board_lists(board_raw: Mapping[str, Any], raw_phases: Mapping[Any, Any],
+                 problems: list[str]) -> dict[str, tuple[str, ...]]:
+    lists = {}
+    for key in ("baselines", "frozen_phases", "revealed_phases"):
+        value = board_raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"leaderboard.{key} must be a list of names")
+            value = []
+        lists[key] = tuple(value)
+    for key in ("frozen_phases", "revealed_phases"):
+        for name in lists[key]:
+            if name not in raw_phases:
+                problems.append(f"leaderboard.{key} names unknown phase '{name}'")
+    return lists
+
+
+# ---- evalai: and its environment ---------------------------------------------------------------
+
+
+def _evalai_connection(env: Mapping[str, str], problems: list[str]) -> EvalAIConnection | None:
+    missing = [k for k in ("AUTH_TOKEN", "API_SERVER", "QUEUE_NAME", "CHALLENGE_PK")
+               if not env.get(k, "").strip()]
+    if missing:
+        problems.append(f"source is evalai but {', '.join(missing)} "
+                        f"{'is' if len(missing) == 1 else 'are'} not set in the environment "
+                        "(see deploy/.env.example)")
+        return None
+    if not env["CHALLENGE_PK"].strip().isdigit():
+        problems.append(f"CHALLENGE_PK must be a number, got {env['CHALLENGE_PK']!r}")
+        return None
+    return EvalAIConnection(
+        api_server=env["API_SERVER"].strip(),
+        auth_token=env["AUTH_TOKEN"].strip(),
+        queue_name=env["QUEUE_NAME"].strip(),
+        challenge_pk=int(env["CHALLENGE_PK"]),
     )

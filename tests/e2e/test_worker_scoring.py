@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.doubles.evalai_cli import cli_available, submit_with_cli
+from tests.doubles.evalai import cli_available, submit_with_cli
 from tests.e2e.worker_harness import (
     PYTHON,
     REPO,

@@ -26,8 +26,7 @@ from typing import Any
 
 import yaml
 
-from tests.doubles.evalai_double import EvalAIDouble
-from tests.doubles.evalai_queue import FakeClock
+from tests.doubles.evalai import EvalAIDouble, FakeClock
 from worker.store import SqlScoreStore
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.doubles.evalai_double import EvalAIDouble
+from tests.doubles.evalai import EvalAIDouble
 from worker.evalai import EvalAIClient, EvalAIConnection, RetryPolicy
 
 _SCRUBBED = (

@@ -1,4 +1,4 @@
-"""From the scoring database to the published leaderboard: `worker.leaderboard.board` against a real
+"""From the scoring database to the published leaderboard: `worker.leaderboard` against a real
 `SqlScoreStore` (SQLite in tmp_path) and a real bare git repository as the remote.
 
 The store is filled through its public API with hand-built ScoreCards (3 hidden tasks x 20

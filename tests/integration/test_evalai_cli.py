@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.doubles.evalai_cli import cli_available, run_cli, submit_with_cli
+from tests.doubles.evalai import cli_available, run_cli, submit_with_cli
 
 pytestmark = pytest.mark.skipif(
     not cli_available(), reason=".venv-evalai/bin/python is missing: run `make setup-evalai-cli`"

@@ -10,7 +10,7 @@ import json
 import pytest
 import requests
 
-from tests.doubles.evalai_double import EvalAIDouble
+from tests.doubles.evalai import EvalAIDouble
 
 TIMEOUT = (2.0, 5.0)
 RESULT = [{"split": "test_split", "show_to_participant": True, "accuracies": {"mean_Q": 0.8133}}]

@@ -7,6 +7,7 @@ blocks: a lazy import is still a dependency. Pure: reads the repository's .py fi
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("evalai", "store", "leaderboard")  # the worker's rooms with private modules
+PACKAGES = ("evalai", "store", "leaderboard")  # the worker's rooms
+# Packages whose modules are private: import only the names their __init__ exports.
+CLOSED_PACKAGES = (*(f"worker.{p}" for p in PACKAGES), "tests.doubles.evalai")
 # Modules of the worker that sit below every adapter: they import no other part of the worker
 # except one another (and `scoring`).
 FLOORS = {"worker.errors", "worker.settings", "worker.source"}
@@ -96,8 +99,7 @@ def scoring_importing_worker(imports: list[Import]) -> list[Import]:
     return [i for i in imports if within(i.module, "scoring") and within(i.target, "worker")]
 
 
-def private_imports(imports: list[Import], package: str) -> list[Import]:
-    room = f"worker.{package}"
+def private_imports(imports: list[Import], room: str) -> list[Import]:
     return [
         i for i in imports
         if within(i.target, room) and i.target != room and not within(i.module, room)
@@ -135,10 +137,10 @@ def test_scoring_never_imports_the_worker() -> None:
     assert not found, shown(found)
 
 
-@pytest.mark.parametrize("package", PACKAGES)
-def test_nobody_imports_a_rooms_private_modules_from_outside(package: str) -> None:
+@pytest.mark.parametrize("package", CLOSED_PACKAGES)
+def test_nobody_imports_a_packages_private_modules_from_outside(package: str) -> None:
     found = private_imports(ALL_IMPORTS, package)
-    assert not found, f"import these names from worker.{package} instead:\n{shown(found)}"
+    assert not found, f"import these names from {package} instead:\n{shown(found)}"
 
 
 def test_adapters_never_import_the_pipeline_or_anything_above_it() -> None:
@@ -234,10 +236,12 @@ def test_the_rules_catch_violations(tmp_path: Path) -> None:
     assert {i.target for i in imports_between_rooms(room)} == {
         "worker.store.schema", "worker.leaderboard"
     }
-    assert private_imports(room, "evalai") == []  # inside its own room
-    assert [i.target for i in private_imports(room, "store")] == ["worker.store.schema"]
+    assert private_imports(room, "worker.evalai") == []  # inside its own room
+    assert [i.target for i in private_imports(room, "worker.store")] == ["worker.store.schema"]
     outside = as_module("worker.loop")
-    assert [i.target for i in private_imports(outside, "evalai")] == ["worker.evalai.client"]
+    assert [i.target for i in private_imports(outside, "worker.evalai")] == [
+        "worker.evalai.client"
+    ]
     assert sorted({i.line for i in scoring_importing_worker(as_module("scoring.probe"))}) == [
         2, 4, 5, 6
     ]
@@ -246,3 +250,20 @@ def test_the_rules_catch_violations(tmp_path: Path) -> None:
     }
     assert list(_environment_reads(probe)) == [7, 7, 7]
     assert list(_constructor_calls(probe, {"SqlScoreStore"})) == [("SqlScoreStore", 9)]
+
+
+@pytest.mark.parametrize("package", CLOSED_PACKAGES)
+def test_each_package_names_its_role_and_every_module(package: str) -> None:
+    """A package's docstring is its map: every module in it is named there."""
+    folder = ROOT.joinpath(*package.split("."))
+    doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text())) or ""
+    assert "Public names" in doc, f"{package}/__init__.py: say what the package exports"
+    missing = [p.stem for p in sorted(folder.glob("*.py"))
+               if p.stem != "__init__" and not re.search(rf"\b{p.stem}\b", doc)]  # fmt: skip
+    assert not missing, f"{package}/__init__.py docstring does not name: {', '.join(missing)}"
+
+
+def test_every_worker_module_says_what_it_is() -> None:
+    bare = [module_name(p) for p in sorted((ROOT / "worker").rglob("*.py"))
+            if not ast.get_docstring(ast.parse(p.read_text()))]  # fmt: skip
+    assert not bare, f"modules without a docstring: {', '.join(bare)}"

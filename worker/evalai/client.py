@@ -1,16 +1,13 @@
-"""EvalAI remote-evaluation client: the only module that speaks EvalAI's HTTP API.
-I/O: HTTPS requests to the EvalAI server (and plain GETs of submission files from storage).
+"""EvalAI remote-evaluation client: the endpoints of EvalAI's worker API, typed.
+I/O: HTTPS requests to the EvalAI server (and plain GETs of submission files from storage), all
+through `EvalAITransport` (module `transport`: timeouts, bounded jittered retries of transient
+failures). Other 4xx are never retried; they map onto the `worker.errors` tree (401/403 ->
+AuthError, 404 -> NotFound, 400 -> RequestRejected). Retrying is safe for every call here:
+receive/delete are SQS operations, PATCH running and PUT result are idempotent enough (EvalAI
+updates leaderboard rows in place).
 
-Every request has a (connect, read) timeout and goes through one retry policy: bounded, jittered
-exponential backoff, only for connection errors, timeouts, 5xx and 429 (where the server's
-Retry-After is honoured when it is within bounds). Other 4xx are never retried; they map onto the
-`worker.errors` tree (401/403 -> AuthError, 404 -> NotFound, 400 -> RequestRejected). Retrying is
-safe for every call here: receive/delete are SQS operations, PATCH running and PUT result are
-idempotent enough (EvalAI updates leaderboard rows in place).
-
-This module holds the client, its records and the request/retry plumbing; reading the answers
-(JSON bodies, the error each status maps onto, headers, field coercion) is the pure
-`worker.evalai.responses`, which hands its dicts back here and nowhere else.
+Reading the answers (JSON bodies, the error each status maps onto, headers, field coercion) is
+the pure module `responses`, which hands its dicts back here and nowhere else.
 
 Records out, raw dicts never: `QueueMessage`, `EvalAISubmission`, `EvalAIPhase`, `EvalAIChallenge`.
 The auth token never appears in a repr, message or log line; headers are never logged.
@@ -32,35 +29,19 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
-import tenacity
 
 from worker.errors import DownloadTooLarge, PermanentError, TransientError
 from worker.evalai.responses import (
-    NEW_TOKEN_HINT,
     as_datetime,
     as_int,
-    body_summary,
     content_length,
     download_error,
     ok_json,
     parsed,
-    response_body,
     result_json,
-    retry_after_seconds,
 )
+from worker.evalai.transport import EvalAITransport, RetryPolicy, short_error
 from worker.settings import EvalAIConnection
-
-# NEW_TOKEN_HINT and result_json are public names of this module; they live in evalai_responses.
-__all__ = [
-    "NEW_TOKEN_HINT",
-    "EvalAIChallenge",
-    "EvalAIClient",
-    "EvalAIPhase",
-    "EvalAISubmission",
-    "QueueMessage",
-    "RetryPolicy",
-    "result_json",
-]
 
 log = logging.getLogger(__name__)
 _BROKEN_TRANSFER = (
@@ -68,18 +49,6 @@ _BROKEN_TRANSFER = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds for retrying transient failures of one call."""
-
-    max_attempts: int = 5
-    backoff_initial: float = 1.0  # seconds before the first retry, doubling after
-    backoff_max: float = 30.0
-    jitter: float = 1.0  # up to this many seconds added at random (then capped at backoff_max)
-    max_retry_after: float = 120.0  # a longer Retry-After ends the call with TransientError
-    max_elapsed: float = 300.0  # by the injected clock, across all attempts of one call
 
 
 @dataclass(frozen=True)
@@ -138,38 +107,21 @@ class EvalAIClient:
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
     ) -> None:
-        token = connection.auth_token.strip()
-        if not token or any(ch.isspace() or not ch.isprintable() for ch in token):
-            # requests would echo a malformed header value, token included, in its error
-            raise ValueError("AUTH_TOKEN is empty or contains whitespace or control characters")
-        server = urlsplit(connection.api_server)
-        if server.scheme not in ("http", "https") or not server.netloc:
-            raise ValueError(
-                f"API_SERVER must be an http(s) URL such as https://eval.ai, "
-                f"got {connection.api_server!r}"
-            )
-        retry = retry or RetryPolicy()
-        if retry.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {retry.max_attempts!r}")
-        self._base = connection.api_server.rstrip("/")
+        self._transport = EvalAITransport(
+            connection, timeout=timeout, retry=retry, sleep=sleep, clock=clock, session=session
+        )
         self._queue = connection.queue_name
         self._challenge_pk = int(connection.challenge_pk)
-        self._auth = {"Authorization": f"Bearer {token}"}
-        self._timeout = timeout
-        self._retry = retry
-        self._sleep = sleep
-        self._clock = clock
-        self._session = session or requests.Session()
         self._phases: dict[int, EvalAIPhase] = {}
 
     def __repr__(self) -> str:
         return (
-            f"EvalAIClient(api_server={self._base!r}, queue_name={self._queue!r}, "
+            f"EvalAIClient(api_server={self._transport.base!r}, queue_name={self._queue!r}, "
             f"challenge_pk={self._challenge_pk!r})"
         )
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> EvalAIClient:
         return self
@@ -207,9 +159,9 @@ class EvalAIClient:
         if not receipt_handle:
             raise ValueError("receipt_handle must be a non-empty string")
         what = "delete a queue message"
-        response = self._request(
+        response = self._transport.request(
             "POST",
-            self._url(f"/api/jobs/queues/{self._quoted_queue}/"),
+            self._transport.url(f"/api/jobs/queues/{self._quoted_queue}/"),
             what,
             data={"receipt_handle": receipt_handle},
             final_statuses=frozenset({500}),
@@ -333,7 +285,7 @@ class EvalAIClient:
         nothing behind. Transient failures restart the download, within the retry policy."""
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be non-negative, got {max_bytes!r}")
-        full_url = urljoin(self._base + "/", url)
+        full_url = urljoin(self._transport.base + "/", url)
         if urlsplit(full_url).scheme not in ("http", "https"):
             raise PermanentError(f"the submission file URL is not http(s): {url!r}")
         dest = Path(dest_path)
@@ -341,7 +293,9 @@ class EvalAIClient:
         what = "download the submission file"
 
         def attempt() -> int:
-            response = self._send("GET", full_url, what, auth=False, stream=True, raw_bytes=True)
+            response = self._transport.send(
+                "GET", full_url, what, auth=False, stream=True, raw_bytes=True
+            )
             with response:
                 if response.status_code != 200:
                     raise download_error(response.status_code, what)
@@ -358,7 +312,8 @@ class EvalAIClient:
                             sink.write(chunk)
                 except _BROKEN_TRANSFER as exc:
                     partial.unlink(missing_ok=True)
-                    raise TransientError(f"{what}: the transfer broke off ({_short(exc)})") from exc
+                    broke = f"{what}: the transfer broke off ({short_error(exc)})"
+                    raise TransientError(broke) from exc
                 except BaseException:
                     partial.unlink(missing_ok=True)
                     raise
@@ -369,125 +324,15 @@ class EvalAIClient:
             os.replace(partial, dest)
             return written
 
-        return self._retrying(attempt, what)
+        return self._transport.retrying(attempt, what)
 
     # ------------------------------------------------------------------ plumbing
     @property
     def _quoted_queue(self) -> str:
         return quote(self._queue, safe="")
 
-    def _url(self, path: str) -> str:
-        return self._base + path
-
     def _json(self, method: str, path: str, what: str, *, data: Any = None) -> dict[str, Any]:
-        return ok_json(self._request(method, self._url(path), what, data=data), what)
-
-    def _request(
-        self,
-        method: str,
-        url: str,
-        what: str,
-        *,
-        data: Any = None,
-        final_statuses: frozenset[int] = frozenset(),
-    ) -> requests.Response:
-        return self._retrying(
-            lambda: self._send(method, url, what, data=data, final_statuses=final_statuses), what
-        )
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        what: str,
-        *,
-        data: Any = None,
-        auth: bool = True,
-        stream: bool = False,
-        raw_bytes: bool = False,
-        final_statuses: frozenset[int] = frozenset(),
-    ) -> requests.Response:
-        """One attempt. Raises TransientError for what may pass; returns any other answer.
-        `auth=False` sends no Authorization header; `raw_bytes` asks for no content coding."""
-        log.debug("EvalAI %s %s (%s)", method, urlsplit(url).path, what)
-        headers = dict(self._auth) if auth else {}
-        if raw_bytes:
-            headers["Accept-Encoding"] = "identity"
-        try:
-            response = self._session.request(
-                method,
-                url,
-                data=data,
-                headers=headers,
-                timeout=self._timeout,
-                stream=stream,
-            )
-        except requests.Timeout as exc:
-            raise TransientError(f"{what}: EvalAI did not answer in time ({_short(exc)})") from exc
-        except requests.ConnectionError as exc:
-            raise TransientError(f"{what}: could not reach EvalAI ({_short(exc)})") from exc
-        except requests.RequestException as exc:
-            raise PermanentError(f"{what}: request failed ({_short(exc)})") from exc
-        status = response.status_code
-        if status in final_statuses:
-            return response
-        if status == 429 or status >= 500:
-            retry_after = retry_after_seconds(response) if status == 429 else None
-            summary = body_summary(response_body(response))
-            response.close()
-            raise TransientError(
-                f"{what}: EvalAI answered {status} ({summary})",
-                status_code=status,
-                retry_after=retry_after,
-            )
-        return response
-
-    def _retrying(self, attempt: Callable[[], Any], what: str) -> Any:
-        policy = self._retry
-        started = self._clock()
-        backoff = tenacity.wait_exponential_jitter(
-            multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
-        )
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            retry_after = getattr(_outcome_error(state), "retry_after", None)
-            return float(retry_after) if retry_after is not None else backoff(state)
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            retry_after = getattr(_outcome_error(state), "retry_after", None)
-            return (
-                state.attempt_number >= policy.max_attempts
-                or (retry_after is not None and retry_after > policy.max_retry_after)
-                or self._clock() - started >= policy.max_elapsed
-            )
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            log.warning(
-                "%s failed (%s); retry %d of %d in %.1f s",
-                what,
-                _outcome_error(state),
-                state.attempt_number,
-                policy.max_attempts - 1,
-                state.upcoming_sleep,
-            )
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(TransientError),
-            stop=stop,
-            wait=wait,
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        return retrying(attempt)
-
-
-def _outcome_error(state: tenacity.RetryCallState) -> BaseException | None:
-    return state.outcome.exception() if state.outcome is not None else None
-
-
-def _short(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
+        return self._transport.json(method, path, what, data=data)
 
 
 # ---------------------------------------------------------------------- records

@@ -13,7 +13,8 @@ Public names (import them from `worker.leaderboard`; its modules are private to 
     PublishError, PublishTransientError, PublishPermanentError    its errors (`worker.errors` tree)
 
 Modules: board (from the store, publishing a phase), values, render, text, plots, publish (the
-port, its safety rules and the git publisher), github. Of the other rooms it reads only the store.
+port, its errors and safety rules), git (GitPublisher), git_plumbing (its bare repository and
+remote), github (GitHubPublisher). Of the other rooms it reads only the store.
 """
 
 from worker.leaderboard.board import (
@@ -27,10 +28,10 @@ from worker.leaderboard.board import (
     show_phase,
     template_files,
 )
+from worker.leaderboard.git import GitPublisher
 from worker.leaderboard.github import GitHubPublisher
 from worker.leaderboard.plots import rank_evolution_png, task_heatmap_png
 from worker.leaderboard.publish import (
-    GitPublisher,
     Publisher,
     PublishError,
     PublishPermanentError,

@@ -49,9 +49,9 @@ import numpy as np
 from scoring.bootstrap import MIN_RESAMPLES, RankIntervals, rank_intervals
 from scoring.ranking import Leaderboard, rank_entries
 from worker.errors import WorkerError
+from worker.leaderboard.git import GitPublisher
 from worker.leaderboard.github import GitHubPublisher
 from worker.leaderboard.publish import (
-    GitPublisher,
     Publisher,
     PublishPermanentError,
     PublishResult,

@@ -9,9 +9,12 @@ Public names (import them from `worker.store`; its modules are private to the pa
     RECEIVED, RUNNING, FINISHED, FAILED, CANCELLED, STATUSES                 submission states
     metadata            the SQLAlchemy tables (for schema tools)
 
-Modules: sql_store (SqlScoreStore and its state changes), queries (the read side), schema (tables
-and records), states (statuses, leases, one compare-and-set step), sqlite (SQLite connection
-set-up). It imports nothing else of the worker but `worker.errors`.
+Modules: sql_store (SqlScoreStore: opens the engine, creates the schema, composes the roles),
+intake (new submissions), claims (claims and leases), results (results and final states), queries
+(the read side: listings, events, evaluations, board candidates), transactions (the write
+transaction, event log and compare-and-set the roles share), schema (tables and records), states
+(statuses, leases, one compare-and-set step), sqlite (SQLite connection set-up). It imports
+nothing else of the worker but `worker.errors`.
 """
 
 from worker.store.schema import (

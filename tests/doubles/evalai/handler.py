@@ -21,14 +21,13 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.doubles import evalai_updates as updates
-from tests.doubles import evalai_uploads as uploads
-from tests.doubles.evalai_faults import throttled_body
-from tests.doubles.evalai_model import ApiError, HtmlError, User
-from tests.doubles.evalai_state import EvalAIState
+from tests.doubles.evalai import updates, uploads
+from tests.doubles.evalai.faults import throttled_body
+from tests.doubles.evalai.model import ApiError, HtmlError, User
+from tests.doubles.evalai.state import EvalAIState
 
 if TYPE_CHECKING:
-    from tests.doubles.evalai_double import EvalAIDouble
+    from tests.doubles.evalai.double import EvalAIDouble
 
 log = logging.getLogger(__name__)
 

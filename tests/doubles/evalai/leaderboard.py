@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tests.doubles.evalai_model import LeaderboardRow, Phase, PhaseSplit, Submission, Team
+from tests.doubles.evalai.model import LeaderboardRow, Phase, PhaseSplit, Submission, Team
 
 
 def leaderboard_page(

@@ -15,9 +15,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CLI_PYTHON = REPO_ROOT / ".venv-evalai" / "bin" / "python"
-WRAPPER = Path(__file__).with_name("evalai_cli_wrapper.py")
+WRAPPER = Path(__file__).with_name("cli_wrapper.py")
 _SUBMITTED = re.compile(r"with the (?:ID|id) (\d+) is successfully submitted")
 
 
@@ -95,6 +95,6 @@ def submit_with_cli(
     return int(found[1])
 
 
-if __name__ == "__main__":  # manual use: python -m tests.doubles.evalai_cli URL TOKEN C P FILE
+if __name__ == "__main__":  # manual use: python -m tests.doubles.evalai.cli URL TOKEN C P FILE
     url, token, challenge, phase, path = sys.argv[1:6]
     print(submit_with_cli(url, token, int(challenge), int(phase), Path(path)))

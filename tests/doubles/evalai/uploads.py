@@ -10,8 +10,8 @@ import json
 import uuid
 from typing import Any
 
-from tests.doubles.evalai_model import ApiError, HtmlError, Phase, Team, User
-from tests.doubles.evalai_state import IN_PROGRESS, EvalAIState, json_bool, json_or_text
+from tests.doubles.evalai.model import ApiError, HtmlError, Phase, Team, User
+from tests.doubles.evalai.state import IN_PROGRESS, EvalAIState, json_bool, json_or_text
 
 _CANNOT_ACCEPT = "Sorry, cannot accept submissions since challenge phase"
 

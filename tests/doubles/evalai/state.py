@@ -1,7 +1,7 @@
 """The EvalAI double's server-side state and behaviour: seeding, authentication, the worker's
 read and queue endpoints (receive, delete, submission, phase, challenge, leaderboard), submission
-creation and re-run/resume/cancel. The update_submission view lives in `evalai_updates`, the
-CLI's upload views in `evalai_uploads`. Pure: in-memory, no network; failures are raised as
+creation and re-run/resume/cancel. The update_submission view lives in `updates`, the
+CLI's upload views in `uploads`. Pure: in-memory, no network; failures are raised as
 `ApiError` (JSON) or `HtmlError` (Django's HTML pages) and the HTTP layer renders them.
 Not thread-safe: the double calls it under one lock.
 """
@@ -15,8 +15,8 @@ import secrets
 import uuid
 from typing import Any
 
-from tests.doubles.evalai_leaderboard import leaderboard_page
-from tests.doubles.evalai_model import (
+from tests.doubles.evalai.leaderboard import leaderboard_page
+from tests.doubles.evalai.model import (
     JWT_NOT_VALID,
     NO_CREDENTIALS,
     NOT_AUTHORIZED_QUEUE,
@@ -37,7 +37,7 @@ from tests.doubles.evalai_model import (
     phase_json,
     submission_json,
 )
-from tests.doubles.evalai_queue import (
+from tests.doubles.evalai.sqs_queue import (
     DEFAULT_RETENTION,
     DEFAULT_VISIBILITY_TIMEOUT,
     FakeClock,

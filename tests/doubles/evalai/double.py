@@ -14,7 +14,7 @@ Use from Python (`EvalAIDouble`) or over HTTP through the test-only `/__test__/`
     POST   /__test__/submissions/<pk>/cancel | /rerun | /resume
     POST   /__test__/clock/advance            {seconds}
     POST   /__test__/faults                   {kind, times, status, body, retry_after, delay,
-                                               location, method, path}   (see evalai_faults)
+                                               location, method, path}   (see faults)
     POST   /__test__/faults/random            {probability, seed, statuses?, method?, path?}
     DELETE /__test__/faults
     POST   /__test__/rate_limit               {per_minute: int | null}   (EvalAI: 60)
@@ -33,17 +33,17 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from tests.doubles import evalai_uploads
-from tests.doubles.evalai_faults import Fault, FaultPlan, RandomFailures, UserRateThrottle
-from tests.doubles.evalai_http import EvalAIRequestHandler, LoggedRequest
-from tests.doubles.evalai_model import Fixtures, SubmissionSnapshot, UpdateCall
-from tests.doubles.evalai_queue import (
+from tests.doubles.evalai import uploads as evalai_uploads
+from tests.doubles.evalai.faults import Fault, FaultPlan, RandomFailures, UserRateThrottle
+from tests.doubles.evalai.handler import EvalAIRequestHandler, LoggedRequest
+from tests.doubles.evalai.model import Fixtures, SubmissionSnapshot, UpdateCall
+from tests.doubles.evalai.sqs_queue import (
     DEFAULT_RETENTION,
     DEFAULT_VISIBILITY_TIMEOUT,
     FakeClock,
     MessageView,
 )
-from tests.doubles.evalai_state import EvalAIState
+from tests.doubles.evalai.state import EvalAIState
 
 __all__ = ["EvalAIDouble", "Fault", "FakeClock", "Fixtures", "SubmissionSnapshot", "UpdateCall"]
 

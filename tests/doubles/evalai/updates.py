@@ -12,7 +12,7 @@ import math
 import uuid
 from typing import Any
 
-from tests.doubles.evalai_model import (
+from tests.doubles.evalai.model import (
     NOT_AUTHORIZED_UPDATE,
     ApiError,
     HtmlError,
@@ -22,7 +22,7 @@ from tests.doubles.evalai_model import (
     UpdateCall,
     User,
 )
-from tests.doubles.evalai_state import EvalAIState, int_or_none
+from tests.doubles.evalai.state import EvalAIState, int_or_none
 
 
 def update_submission(

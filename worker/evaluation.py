@@ -1,0 +1,147 @@
+"""Evaluating one claimed submission: download, validate, score, record. The step of the pipeline
+that runs the scoring core, with every way it can end mapped onto a store status.
+I/O: downloads through the `SubmissionSource` into a temporary directory, reads the phase's
+annotations (cached per phase), writes the outcome to the store; renews the lease while scoring.
+
+Outcomes: "finished"; "failed" (a participant error, or an internal one with no attempts left);
+"received" (an internal error with attempts left, or transient trouble: the claim is given back
+uncounted); "lost" (another worker took the lease: nothing written). AuthError propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from scoring.engine import TooManyFailedSplits, fresh_seed, score_submission
+from scoring.labels import Task, load_tasks
+from scoring.results import ScoreCard
+from scoring.submission import SubmissionError, load_submission
+from worker.errors import AuthError, DownloadTooLarge, TransientError
+from worker.settings import PhaseSettings, Settings
+from worker.source import SubmissionMeta, SubmissionSource
+from worker.store import LeaseLost, SqlScoreStore
+
+log = logging.getLogger(__name__)
+
+
+class UnknownPhase(Exception):
+    """The submission's phase codename is not in the challenge YAML (an organiser problem)."""
+
+
+Scorer = Callable[..., tuple[ScoreCard, list]]
+
+
+class SubmissionEvaluator:
+    """Runs claimed submissions of one source to a recorded outcome, as `worker_id`."""
+
+    def __init__(
+        self,
+        store: SqlScoreStore,
+        source: SubmissionSource,
+        settings: Settings,
+        worker_id: str,
+        *,
+        clock: Callable[[], datetime],
+        scorer: Scorer = score_submission,
+        seed_source: Callable[[], int] = fresh_seed,
+        on_progress: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.settings = settings
+        self.worker_id = worker_id
+        self.clock = clock
+        self.scorer = scorer
+        self.seed_source = seed_source
+        self.on_progress = on_progress
+        self._tasks: dict[str, tuple[Task, ...]] = {}
+
+    def tasks_for(self, phase: PhaseSettings) -> tuple[Task, ...]:
+        if phase.codename not in self._tasks:
+            tasks = load_tasks(phase.annotations)
+            if phase.probe.task_filter is not None:
+                tasks = tuple(t for t in tasks if t.name in set(phase.probe.task_filter))
+            self._tasks[phase.codename] = tasks
+        return self._tasks[phase.codename]
+
+    def evaluate(self, meta: SubmissionMeta) -> str:
+        """Run the claimed submission to a recorded outcome; returns the new store status."""
+        started = self.clock()
+        try:
+            phase = self.settings.phases.get(meta.phase)
+            if phase is None:
+                raise UnknownPhase(meta.phase)
+            if meta.status in ("submitted", "resuming", "queued"):
+                self.source.mark_running(meta)
+            tasks = self.tasks_for(phase)
+            expected = set().union(*(set(t.ids) for t in tasks))
+            with tempfile.TemporaryDirectory(prefix=f"submission-{meta.pk}-") as tmp:
+                path = Path(tmp) / "input"
+                self.source.download(meta, path, self.settings.max_file_bytes)
+                table = load_submission(
+                    path, expected, embedding_dim=phase.probe.embedding_dim,
+                    strict=phase.strict_ids, standardize=phase.probe.standardize_embeddings,
+                    max_uncompressed=4 * self.settings.max_file_bytes,
+                )
+            seed = self.seed_source()
+            tick = time.monotonic()
+
+            def progress(task_index: int, task_count: int, epoch: int, epochs: int) -> None:
+                nonlocal tick
+                if time.monotonic() - tick > 5:  # keep the lease and the heartbeat fresh
+                    tick = time.monotonic()
+                    self.store.renew_lease(self.source.name, meta.pk, self.worker_id,
+                                           self.clock(), self.settings.lease_seconds)
+                    self.on_progress()
+
+            card, _ = self.scorer(table, tasks, phase.probe, seed, on_progress=progress)
+            finished = self.clock()
+            self.store.record_evaluation(self.source.name, meta.pk, self.worker_id, card,
+                                         started, finished)
+            log.info("submission %s: finished, %s = %.4f (seed %s, %.1f s)", meta.pk,
+                     phase.metric, card.mean_q, seed, card.seconds)
+            return "finished"
+        except (SubmissionError, DownloadTooLarge) as exc:
+            message = exc.message if isinstance(exc, SubmissionError) else str(exc)
+            if isinstance(exc, TooManyFailedSplits):
+                log.warning("submission %s: too many failed probes on task %s", meta.pk, exc.task)
+            return self._fail(meta, "participant", message)
+        except UnknownPhase:
+            log.error("submission %s: phase codename %r is not in the challenge YAML (known: %s);"
+                      " add it under phases: and run `rescore`", meta.pk, meta.phase,
+                      ", ".join(sorted(self.settings.phases)) or "none")
+            return self._fail(meta, "internal", f"unknown phase {meta.phase!r}", final=True)
+        except AuthError:
+            self._fail(meta, "internal", "EvalAI rejected the token")
+            raise
+        except LeaseLost:
+            log.warning("submission %s: lease lost to another worker; dropping this run", meta.pk)
+            return "lost"
+        except TransientError as exc:
+            # EvalAI or the network is down: not the submission's fault and not a bug of ours.
+            # Give the claim back uncounted and leave the message queued for a later tick.
+            log.warning("submission %s: %s; will retry on a later tick", meta.pk, exc)
+            self.store.release_claim(self.source.name, meta.pk, self.worker_id, self.clock(),
+                                     f"transient error, retried later: {exc}")
+            return "received"
+        except Exception as exc:  # noqa: BLE001 - boundary: labels, bugs, anything of ours
+            log.exception("submission %s: internal error: %s", meta.pk, exc)
+            return self._fail(meta, "internal", f"{type(exc).__name__}: {exc}")
+
+    def _fail(self, meta: SubmissionMeta, kind: str, message: str, final: bool = False) -> str:
+        attempts = 1 if final else self.settings.max_internal_attempts
+        try:
+            status = self.store.record_failure(self.source.name, meta.pk, self.worker_id, kind,
+                                               message, self.clock(), attempts)
+        except LeaseLost:
+            return "lost"
+        if status == "received":
+            log.info("submission %s: internal error, will retry", meta.pk)
+        else:
+            log.info("submission %s: failed (%s error): %s", meta.pk, kind, message)
+        return status
