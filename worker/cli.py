@@ -8,9 +8,12 @@
     python -m worker doctor --config F
     python -m worker healthcheck [--config F] [--max-age S]
     python -m worker leaderboard show|publish|reveal PHASE --config F
+    python -m worker migrate --config F [--dry-run] [--yes]   (the database schema's upgrade)
 
 The config path may also come from NEUCO_CONFIG. Exit codes: 0 ok, 1 problems found
-(doctor/healthcheck), 2 bad config, 3 EvalAI rejected the token, 75 another worker is running.
+(doctor/healthcheck; migrate: a plan not applied), 2 bad config or a database schema this code
+cannot use (newer, unrecognised, PostgreSQL needing `migrate`), 3 EvalAI rejected the token,
+75 another worker is running.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TextIO
 import yaml
 
 from scoring.config import ConfigError
+from worker.errors import SchemaError
 from worker.loop import EXIT_ALREADY_RUNNING, AlreadyRunning, acquire_lock, heartbeat_age
 from worker.settings import Settings, settings_from
 
@@ -47,7 +51,7 @@ def configure_logging(env: Mapping[str, str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(env.get("LOG_LEVEL", "INFO").upper())
-    for noisy in ("urllib3", "github"):
+    for noisy in ("urllib3", "github", "alembic"):  # alembic: our own line says what ran
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # A poll skipped because the previous one is still draining the queue is by design
     # (max_instances=1, coalesce); APScheduler would log each at WARNING.
@@ -76,7 +80,11 @@ def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
     except AlreadyRunning as exc:
         log.error("%s; not starting a second worker", exc)
         return EXIT_ALREADY_RUNNING
-    app = build(settings, purpose="once" if once else "run")
+    try:
+        app = build(settings, purpose="once" if once else "run")
+    except BaseException:
+        lock.close()
+        raise
     try:
         # Only claims of earlier run/once lives: the lock proves those dead, but `rescore`
         # takes no lock, so a rescore's claim under the same data folder may be alive.
@@ -255,6 +263,45 @@ def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -
         store.close()
 
 
+def cmd_migrate(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from worker.store import (
+        CURRENT,
+        apply_plan,
+        inspect_schema,
+        needs_writing,
+        plan_lines,
+        refuse_unusable,
+    )
+
+    state = inspect_schema(settings.database_url)
+    for line in plan_lines(state):
+        out.write(line + "\n")
+    refuse_unusable(state)
+    if state.kind == CURRENT or args.dry_run:
+        out.write("dry run: nothing written\n" if args.dry_run else "")
+        return 0
+    if not args.yes:
+        backup = ("a backup copy is made next to the file first" if state.backend == "sqlite"
+                  else "take a dump first: pg_dump -Fc -f before-upgrade.dump DBNAME")
+        out.write(f"not applied: stop every worker, then run again with --yes ({backup})\n")
+        return 1
+    try:
+        lock = acquire_lock(settings.lock_file)
+    except AlreadyRunning as exc:
+        out.write(f"not applied: {exc}; stop it first\n")
+        return EXIT_ALREADY_RUNNING
+    try:
+        if needs_writing(state):
+            backup_path = apply_plan(settings.database_url, datetime.now(UTC), state=state)
+            if backup_path is not None:
+                out.write(f"backup: {backup_path}\n")
+        out.write(f"migrated: schema at revision {inspect_schema(settings.database_url).current}"
+                  " (head)\n")
+        return 0
+    finally:
+        lock.close()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m worker",
                                 description="NeuCo evaluation worker for EvalAI remote evaluation")
@@ -285,6 +332,10 @@ def parser() -> argparse.ArgumentParser:
     lb.add_argument("--config")
     lb.add_argument("--explanation", help="why entries disappeared (allows a smaller board)")
     lb.add_argument("--force", action="store_true", help="reveal even with scorings pending")
+    m = sub.add_parser("migrate", help="show the database schema's upgrade plan and apply it")
+    m.add_argument("--config")
+    m.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    m.add_argument("--yes", action="store_true", help="apply the plan (workers stopped)")
     return p
 
 
@@ -307,7 +358,12 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
             return cmd_refresh(settings, args, out)
         if args.command == "doctor":
             return cmd_doctor(settings, out)
+        if args.command == "migrate":
+            return cmd_migrate(settings, args, out)
         return cmd_leaderboard(settings, args, out)
     except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except SchemaError as exc:  # one line; the database was not written
         sys.stderr.write(f"error: {exc}\n")
         return 2

@@ -43,12 +43,11 @@ def doctor_problems(settings: Settings) -> tuple[list[str], list[str]]:
     except OSError as exc:
         problems.append(f"data folder {settings.data_dir} is not writable: {exc}")
     try:
-        from worker.bootstrap import open_store
+        from worker.store import schema_verdict
 
-        store = open_store(settings)
-        store.status_counts()
-        store.close()
-        notes.append("database reachable, schema in place")
+        problem, note = schema_verdict(settings.database_url)
+        problems.extend([problem] if problem else [])
+        notes.extend([note] if note else [])
     except Exception as exc:  # noqa: BLE001 - report, don't crash
         problems.append(f"database {settings.database_url.split('@')[-1]}: {exc}")
     if settings.source == "evalai":

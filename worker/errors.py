@@ -1,6 +1,10 @@
 """The worker's exception tree. Pure.
 
     WorkerError                    base of everything the worker raises on purpose
+    ├── SchemaError                the database's schema does not fit this code; nothing written
+    │   ├── SchemaNewerThanCode    migrated by a newer release
+    │   ├── SchemaUnrecognised     our tables, matching no known revision
+    │   └── MigrationRequired      PostgreSQL needs `python -m worker migrate --yes`
     ├── TransientError             retrying later may succeed: connection errors, timeouts,
     │                              HTTP 5xx, HTTP 429 (``retry_after`` = the server's Retry-After)
     └── PermanentError             retrying the same call cannot succeed
@@ -25,6 +29,22 @@ from typing import Any
 
 class WorkerError(Exception):
     """Base class of every error the worker raises on purpose."""
+
+
+class SchemaError(WorkerError):
+    """The database's schema does not fit this code and was left untouched."""
+
+
+class SchemaNewerThanCode(SchemaError):
+    """The database was migrated by a newer release; this code must not write to it."""
+
+
+class SchemaUnrecognised(SchemaError):
+    """Tables of ours that match no known revision (or several version rows)."""
+
+
+class MigrationRequired(SchemaError):
+    """A PostgreSQL database needs migrating; the organiser runs `migrate --yes` after a dump."""
 
 
 class TransientError(WorkerError):

@@ -4,7 +4,8 @@ of one class per role, all over one engine: `SqlIntake` (intake: new submissions
 (claims and leases), `SqlResults` (results and final states) and `SqlScoreQueries` (queries: the
 read side and history); `SqlWrites` (transactions) is their compare-and-set footing. Tables and
 records are in `schema`, statuses and leases in `states`, the SQLite connection set-up in
-`sqlite`; this module opens the engine and creates the schema.
+`sqlite`, the schema version and migrations in `versioning`; this module opens the engine and
+brings the schema to the code's revision.
 
 I/O: connects to the database named by the URL passed to `SqlScoreStore` (a SQLite file, or
 PostgreSQL through psycopg). No clock inside: every time is passed in, timezone-aware.
@@ -35,20 +36,19 @@ revoked until another worker reclaims it: a slow worker that finishes first may 
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, func, make_url, select
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine, make_url
 
 from worker.store.claims import SqlClaims
 from worker.store.intake import SqlIntake
 from worker.store.queries import SqlScoreQueries
 from worker.store.results import SqlResults
-from worker.store.schema import metadata
 from worker.store.sqlite import sqlite_engine
 from worker.store.transactions import LeaseLost
+from worker.store.versioning import prepare_schema
 
 __all__ = ["LeaseLost", "SqlScoreStore"]
-
-_SCHEMA_LOCK = 7_311_004  # PostgreSQL advisory lock key: concurrent create_schema() calls queue
-
 
 class SqlScoreStore(SqlIntake, SqlClaims, SqlResults, SqlScoreQueries):
     """The scoring database on SQLite (`sqlite:///path.db`) or PostgreSQL
@@ -59,6 +59,7 @@ class SqlScoreStore(SqlIntake, SqlClaims, SqlResults, SqlScoreQueries):
         self, url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: int = 10
     ) -> None:
         parsed = make_url(url)
+        self._busy_timeout_s = busy_timeout_s
         self._dialect = parsed.get_backend_name()
         if self._dialect == "sqlite":
             self._engine = sqlite_engine(parsed, busy_timeout_s)
@@ -79,8 +80,9 @@ class SqlScoreStore(SqlIntake, SqlClaims, SqlResults, SqlScoreQueries):
         self._engine.dispose()
 
     def create_schema(self) -> None:
-        """Create missing tables and indexes (idempotent; safe to call from every worker)."""
-        with self._engine.begin() as conn:
-            if self._dialect == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
-            metadata.create_all(conn)
+        """Bring the database to the code's schema revision before anything else touches it:
+        create an empty one, stamp one of the b34d137 release, migrate an older SQLite one
+        after a backup copy; refuse (a `SchemaError`, nothing written) a newer or unrecognised
+        one, or an older PostgreSQL one. Safe to call from every worker at once. See
+        `worker.store.versioning`."""
+        prepare_schema(self._engine.url, datetime.now(UTC), busy_timeout_s=self._busy_timeout_s)
