@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from scoring.config import ConfigError, load_probe_config
+from scoring.config import ConfigError, ProbeConfig, load_probe_config
 from scoring.engine import TaskOutcome, score_submission
-from scoring.labels import AnnotationError, load_tasks, select_tasks
+from scoring.labels import AnnotationError, Task, load_tasks, select_tasks
 from scoring.reports import (
     phase_leaderboard,
     read_phase_runs,
@@ -62,14 +62,23 @@ def _read_exclude(path: Path | None) -> set[str]:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
-def _write_plots(folder: Path, outcomes: list[TaskOutcome]) -> None:
+def _write_plots(
+    folder: Path, outcomes: list[TaskOutcome], config: ProbeConfig, tasks: tuple[Task, ...]
+) -> None:
     from scoring import plots  # matplotlib only when plots are asked for
 
+    classes = {t.name: t.classes for t in tasks}
+    step = "candidate" if config.probe_type == "svm" else "epoch"
     for outcome in outcomes:
         score = outcome.score
         task_dir = folder / score.task
         plots.learning_curves_png(
-            task_dir / f"{score.task}_learning_curves.png", score.task, outcome.run, score.metric
+            task_dir / f"{score.task}_learning_curves.png",
+            score.task,
+            outcome.run,
+            score.metric,
+            probe=config.probe_type,
+            step=step,
         )
         if score.kind == "regr":
             plots.parity_png(
@@ -78,6 +87,12 @@ def _write_plots(folder: Path, outcomes: list[TaskOutcome]) -> None:
                 outcome.run.best_test_pred,
                 outcome.test_targets,
                 score.mean_score,
+            )
+        elif score.kind == "mcls":
+            names = classes[score.task]
+            counts = [[score.report[f"confusion_{t}_{p}"] for p in names] for t in names]
+            plots.confusion_matrix_png(
+                task_dir / f"{score.task}_confusion_matrix.png", score.task, counts, names
             )
         else:
             r = score.report
@@ -114,7 +129,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     folder = run_folder(args.output_dir, args.phase, method, now)
     summary = write_run(folder, folder.name, card, config)
     if config.enable_plots:
-        _write_plots(folder, outcomes)
+        _write_plots(folder, outcomes, config, tasks)
     for finding in card.warnings:
         err.write(f"warning [{finding.code}]: {finding.message}\n")
     out.write(f"{'task':28s} {'Q':>9s} {'mean':>9s} {'std':>8s} failed\n")

@@ -16,10 +16,21 @@ Extensions beyond the reference (all optional):
 - `f1_probability_quirk`: reproduce torchmetrics' rule of skipping the sigmoid when every logit
   of a split already lies in [0, 1] (default true, as the reference behaves).
 - `test_fraction`: the ShuffleSplit test size (default 0.1).
+
+Benchmark-breadth options (issue 13; every default keeps the numbers and the fingerprint of a
+config that does not use them):
+- `probe_type`: `linear` (default), `mlp` (one hidden layer of `probe_params.hidden_units`,
+  default 256, ReLU, the same AdamW / epochs / best-epoch protocol) or `svm` (the reference's
+  Bayesian search over polynomial SVMs; its `probe_params` are in scoring/probes/svm_params.py).
+- `train_fraction` (0 < f <= 1, default 1): few-shot; each split trains on a seeded random
+  subset of its training rows (at least one row per class for classification).
+- `split_mode`: `random` (default, ShuffleSplit) or `grouped` (GroupShuffleSplit over the label
+  files' `group` column: no group is on both sides of a split).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -30,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from scoring.probes.svm_params import SvmParams, svm_params_from_mapping
 
 PROBE_PARAM_KEYS = ("batch_size", "epochs", "learning_rate", "device")
 TOP_LEVEL_KEYS = (
@@ -49,10 +62,23 @@ TOP_LEVEL_KEYS = (
     "batching",
     "f1_probability_quirk",
     "test_fraction",
+    "train_fraction",
+    "split_mode",
     *PROBE_PARAM_KEYS,  # the older flat form
 )
 DEVICES = ("cpu", "cuda", "auto")
 BATCHING = ("shared", "independent")
+PROBE_TYPES = ("linear", "mlp", "svm")
+SPLIT_MODES = ("random", "grouped")
+MLP_PARAM_KEYS = ("hidden_units",)
+# Options whose default must not enter the fingerprint, so that configs written before they
+# existed keep their fingerprint (and stored results stay comparable).
+BREADTH_DEFAULTS: dict[str, Any] = {
+    "train_fraction": 1.0,
+    "split_mode": "random",
+    "hidden_units": None,
+    "svm": None,
+}
 
 
 class ConfigError(ValueError):
@@ -85,6 +111,10 @@ class ProbeConfig:
     f1_probability_quirk: bool = True
     test_fraction: float = 0.1
     probe_type: str = "linear"
+    train_fraction: float = 1.0
+    split_mode: str = "random"
+    hidden_units: int | None = None  # mlp only (None for other probes)
+    svm: SvmParams | None = None  # svm only
     extras: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -110,21 +140,28 @@ class ProbeConfig:
                 "device",
                 "extras",
             }
+            and not (k in BREADTH_DEFAULTS and v == BREADTH_DEFAULTS[k])
         }
         blob = json.dumps(scoring_fields, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def as_reference_dict(self) -> dict[str, Any]:
         """The config in the reference's nested YAML shape (for results_summary.json)."""
-        return {
-            "k_folds": self.k_folds,
-            "probe_type": self.probe_type,
-            "probe_params": {
+        if self.svm is not None:
+            probe_params = self.svm.as_reference_dict()
+        else:
+            probe_params = {
                 "batch_size": self.batch_size,
                 "epochs": self.epochs,
                 "learning_rate": self.learning_rate,
                 "device": self.device,
-            },
+            }
+            if self.hidden_units is not None:
+                probe_params["hidden_units"] = self.hidden_units
+        out = {
+            "k_folds": self.k_folds,
+            "probe_type": self.probe_type,
+            "probe_params": probe_params,
             "embedding_dim": self.embedding_dim,
             "standardize_embeddings": self.standardize_embeddings,
             "normalize_labels": self.normalize_labels,
@@ -139,10 +176,14 @@ class ProbeConfig:
             "f1_probability_quirk": self.f1_probability_quirk,
             "test_fraction": self.test_fraction,
         }
+        if self.train_fraction != 1.0:
+            out["train_fraction"] = self.train_fraction
+        if self.split_mode != "random":
+            out["split_mode"] = self.split_mode
+        return out
 
     def replace(self, **changes: Any) -> ProbeConfig:
-        values = {**asdict(self), **changes}
-        return ProbeConfig(**values)
+        return dataclasses.replace(self, **changes)
 
 
 def _suggest(key: str, options: tuple[str, ...]) -> str:
@@ -169,23 +210,36 @@ def probe_config_from_mapping(raw: Mapping[str, Any], source: str = "config") ->
             "probe_params must be a mapping (batch_size, epochs, learning_rate, device)"
         )
         params = {}
+    probe_type = raw.get("probe_type", "linear")
+    values: dict[str, Any] = {}
+    if probe_type not in PROBE_TYPES:
+        problems.append(
+            f"probe_type must be one of {', '.join(PROBE_TYPES)}, got {probe_type!r}"
+        )
+    else:
+        values["probe_type"] = probe_type
+    if probe_type == "svm":
+        values["svm"] = svm_params_from_mapping(params, problems)
+        params = {}  # the linear keys do not apply; svm_params_from_mapping checked the rest
+    known_params = PROBE_PARAM_KEYS + (MLP_PARAM_KEYS if probe_type == "mlp" else ())
     for key in params:
-        if key not in PROBE_PARAM_KEYS:
+        if key not in known_params:
             problems.append(
-                f"unknown key 'probe_params.{key}'{_suggest(str(key), PROBE_PARAM_KEYS)}"
+                f"unknown key 'probe_params.{key}'{_suggest(str(key), known_params)}"
             )
+    if probe_type == "mlp":
+        units = params.get("hidden_units", 256)
+        if not _is_int(units) or units < 1:
+            problems.append(f"probe_params.hidden_units must be a positive whole number, "
+                            f"got {units!r}")
+        else:
+            values["hidden_units"] = units
 
     def param(name: str, default: Any) -> Any:
         if name in params and name in raw:
             problems.append(f"'{name}' is given both at the top level and in probe_params")
         return params.get(name, raw.get(name, default))
 
-    values: dict[str, Any] = {}
-    probe_type = raw.get("probe_type", "linear")
-    if probe_type != "linear":
-        problems.append(
-            f"probe_type '{probe_type}' is not supported: this engine implements the linear probe"
-        )
 
     def positive_int(name: str, value: Any) -> None:
         if not _is_int(value) or value < 1:
@@ -260,6 +314,18 @@ def probe_config_from_mapping(raw: Mapping[str, Any], source: str = "config") ->
         problems.append(f"test_fraction must be a number strictly between 0 and 1, got {tf!r}")
     else:
         values["test_fraction"] = float(tf)
+
+    few = raw.get("train_fraction", 1.0)
+    if isinstance(few, bool) or not isinstance(few, (int, float)) or not (0 < few <= 1):
+        problems.append(f"train_fraction must be a number in (0, 1], got {few!r}")
+    else:
+        values["train_fraction"] = float(few)
+
+    split_mode = raw.get("split_mode", "random")
+    if split_mode not in SPLIT_MODES:
+        problems.append(f"split_mode must be one of {', '.join(SPLIT_MODES)}, got {split_mode!r}")
+    else:
+        values["split_mode"] = split_mode
 
     if problems:
         raise ConfigError(problems, source)

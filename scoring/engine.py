@@ -15,6 +15,7 @@ same seed reproduces every number bit for bit.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -26,10 +27,12 @@ import torch
 from scoring.config import ProbeConfig
 from scoring.labels import Task
 from scoring.metrics import classification_report, regression_report
-from scoring.probe import ProbeRun, ProbeSettings, train_probes
+from scoring.multiclass import multiclass_report
+from scoring.probes.linear import ProbeRun
+from scoring.probes.run import TaskProbeResult, probe_steps, task_probe_result
 from scoring.quality import q_statistic, split_summary
 from scoring.results import Finding, ScoreCard, TaskScore
-from scoring.splits import random_splits
+from scoring.splits import TaskSplits, few_shot_subset, grouped_splits, random_splits
 from scoring.submission import EmbeddingTable, SubmissionError
 
 # on_progress(task_index, task_count, epochs_done, epochs)
@@ -67,15 +70,19 @@ def resolve_device(name: str) -> tuple[torch.device, list[Finding]]:
     return torch.device("cpu"), [Finding("device_fallback", "CUDA is not available; used CPU")]
 
 
-def task_rows(table: EmbeddingTable, task: Task) -> tuple[np.ndarray, np.ndarray]:
-    """Row numbers into the table and labels of the task's samples, in label-file order."""
+def task_rows(table: EmbeddingTable, task: Task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row numbers into the table, labels, and positions in the label file of the task's
+    samples that the submission has, in label-file order."""
     index = table.row_index
-    pairs = [
-        (index[i], label) for i, label in zip(task.ids, task.labels, strict=True) if i in index
+    triples = [
+        (index[i], label, pos)
+        for pos, (i, label) in enumerate(zip(task.ids, task.labels, strict=True))
+        if i in index
     ]
-    rows = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
-    labels = np.fromiter((p[1] for p in pairs), np.float64, len(pairs))
-    return rows, labels
+    rows = np.fromiter((p[0] for p in triples), np.int64, len(triples))
+    labels = np.fromiter((p[1] for p in triples), np.float64, len(triples))
+    kept = np.fromiter((p[2] for p in triples), np.int64, len(triples))
+    return rows, labels, kept
 
 
 def normalised_labels(labels: np.ndarray) -> np.ndarray:
@@ -85,6 +92,74 @@ def normalised_labels(labels: np.ndarray) -> np.ndarray:
         # Only reachable when the submission covers a single label value of the task.
         return np.zeros_like(labels)
     return (labels - lo) / (hi - lo)
+
+
+def task_splits(
+    task: Task, kept: np.ndarray, y: np.ndarray, config: ProbeConfig, seed: int
+) -> TaskSplits:
+    """The task's K splits (random or grouped), cut to few-shot subsets if configured.
+
+    kept: positions into the task's label rows of the rows the submission covers; y their labels.
+    """
+    n = kept.size
+    if config.split_mode == "grouped":
+        if task.groups is None:
+            raise SubmissionError(
+                "task_without_groups",
+                "split_mode grouped needs a 'group' column in every label file",
+            )
+        splits = grouped_splits(
+            [task.groups[i] for i in kept], config.k_folds, seed, config.test_fraction
+        )
+    else:
+        splits = TaskSplits.from_arrays(
+            *random_splits(n, config.k_folds, seed, config.test_fraction)
+        )
+    if config.train_fraction >= 1.0:
+        return splits
+    rng = np.random.default_rng(task_generator_seed(seed, f"{task.name}/train_fraction"))
+    classes = y if task.kind != "regr" else None
+    return TaskSplits(
+        tuple(few_shot_subset(t, config.train_fraction, rng, classes) for t in splits.train),
+        splits.test,
+    )
+
+
+def task_report(
+    task: Task, result: TaskProbeResult, test_targets: list[np.ndarray], config: ProbeConfig
+) -> dict[str, float]:
+    """The report metrics of a task: over (k, t) arrays when the splits have equal sizes, else
+    split by split, averaged (confusion counts summed)."""
+    preds = list(result.test_pred)
+    if len({p.size for p in preds}) == 1:
+        return _report(task, np.stack(preds), np.stack(test_targets), config)
+    reports = [
+        _report(task, p[None, :], t[None, :], config)
+        for p, t in zip(preds, test_targets, strict=True)
+    ]
+    merged = {}
+    for key in reports[0]:
+        values = np.array([r[key] for r in reports])
+        if key.startswith("confusion"):
+            merged[key] = float(values.sum())
+        else:
+            merged[key] = float(np.nanmean(values)) if not np.isnan(values).all() else math.nan
+    return merged
+
+
+def _report(
+    task: Task, pred: np.ndarray, target: np.ndarray, config: ProbeConfig
+) -> dict[str, float]:
+    if task.kind == "regr":
+        return regression_report(pred, target)
+    if task.kind == "mcls":
+        return multiclass_report(pred, target, task.classes)
+    # SVM predictions are -1/1 labels, thresholded at 0 without the probability quirk.
+    quirk = config.f1_probability_quirk and config.svm is None
+    return classification_report(pred, target, quirk)
+
+
+METRICS = {"regr": "r2", "cls": "f1", "mcls": "macro_f1"}
 
 
 def score_task(
@@ -97,37 +172,37 @@ def score_task(
     clock: Callable[[], float] = time.perf_counter,
 ) -> TaskOutcome:
     started = clock()
-    rows, labels = task_rows(table, task)
+    rows, labels, kept = task_rows(table, task)
     if rows.size < 2:
         raise SubmissionError(
             "too_few_rows", "fewer than 2 of a task's samples are in the submission"
         )
-    y = normalised_labels(labels) if config.normalize_labels else labels
-    train_idx, test_idx = random_splits(rows.size, config.k_folds, seed, config.test_fraction)
+    normalise = config.normalize_labels and task.kind != "mcls"
+    y = normalised_labels(labels) if normalise else labels
+    splits = task_splits(task, kept, y, config, seed)
     generator = torch.Generator().manual_seed(task_generator_seed(seed, task.name))
     x = torch.from_numpy(table.matrix[rows]).to(device)
-    y_t = torch.from_numpy(y.astype(np.float32)).to(device)
-    settings = ProbeSettings(
-        kind=task.kind,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        batching=config.batching,
-        probability_quirk=config.f1_probability_quirk,
+    result = task_probe_result(
+        x, y, splits, task.kind, config, generator, seed, len(task.classes), on_epoch
     )
-    run = train_probes(x, y_t, train_idx, test_idx, settings, generator, on_epoch)
+    run = result.run
     mean, std, failed = split_summary(run.best_scores)
-    test_targets = y[test_idx]
-    if task.kind == "regr":
-        report = regression_report(run.best_test_pred, test_targets)
-    else:
-        report = classification_report(
-            run.best_test_pred, test_targets, config.f1_probability_quirk
-        )
+    targets = [y[t] for t in splits.test]
+    report = task_report(task, result, targets, config)
+    if config.train_fraction < 1.0:
+        report["train_fraction"] = config.train_fraction
+        report["train_rows_mean"] = float(np.mean([t.size for t in splits.train]))
+    if config.split_mode != "random":
+        report["test_rows_mean"] = float(np.mean([t.size for t in splits.test]))
+    for name, value in result.hyperparameters.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            report[f"svm_best_{name}"] = float(value)
+    rect = splits.rectangular()
+    test_targets = y[rect[1]] if rect is not None else np.concatenate(targets)[None, :]
     score = TaskScore(
         task=task.name,
         kind=task.kind,
-        metric="r2" if task.kind == "regr" else "f1",
+        metric=METRICS[task.kind],
         n_rows=int(rows.size),
         q=float(q_statistic(mean, std)),
         mean_score=mean,
@@ -176,7 +251,7 @@ def score_submission(
     for i, task in enumerate(tasks):
         on_epoch = None
         if on_progress is not None:
-            on_epoch = _epoch_reporter(on_progress, i, len(tasks), config.epochs)
+            on_epoch = _epoch_reporter(on_progress, i, len(tasks), probe_steps(config))
         outcome = score_task(table, task, config, seed, device, on_epoch, clock)
         score = outcome.score
         if score.failed_splits > config.failed_split_limit:

@@ -1,8 +1,13 @@
-"""Load a hidden-task annotation folder: one `<task>__<regr|cls>.csv` per task. Reads files only.
+"""Load a hidden-task annotation folder: one `<task>__<regr|cls|mcls>.csv` per task. Reads files.
 
 Rows keep the label file's order: with split seed 42 that order reproduces the reference's
 splits, so a label file (including its row order) is part of the benchmark's identity.
 Rows with an empty label are skipped, as the reference does.
+
+Beyond the reference: `mcls` (multi-class) files, whose labels are integers or class names
+(stored as the index of the class in `Task.classes`: integers in numeric order, names in
+alphabetical order), and an optional `group` column (e.g. a region) that `split_mode: grouped`
+keeps on one side of every split.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-KINDS = {"regr": "regr", "regression": "regr", "cls": "cls", "classification": "cls"}
+KINDS = {
+    "regr": "regr",
+    "regression": "regr",
+    "cls": "cls",
+    "classification": "cls",
+    "mcls": "mcls",
+}
 TASK_FILE = re.compile(r"^(?P<task>[A-Za-z0-9][A-Za-z0-9_.\-]*?)__(?P<kind>[A-Za-z]+)\.csv$")
 
 
@@ -28,10 +39,12 @@ class Task:
     """One hidden task: ids and float labels in label-file order."""
 
     name: str
-    kind: str  # "regr" | "cls"
+    kind: str  # "regr" | "cls" | "mcls"
     ids: tuple[str, ...]
-    labels: np.ndarray  # (n,) float64
+    labels: np.ndarray  # (n,) float64; for mcls the class index into `classes`
     skipped_empty: int = 0
+    classes: tuple[str, ...] = ()  # mcls: the class names, in label-index order
+    groups: tuple[str, ...] | None = None  # the `group` column, when the file has one
 
     @property
     def n_rows(self) -> int:
@@ -42,14 +55,14 @@ def _parse_task_file(path: Path) -> Task:
     match = TASK_FILE.match(path.name)
     if not match:
         raise AnnotationError(
-            f"{path.name}: label files must be named <task>__<regr|cls>.csv, "
+            f"{path.name}: label files must be named <task>__<regr|cls|mcls>.csv, "
             "e.g. biomass_mean__regr.csv"
         )
     kind = KINDS.get(match["kind"].lower())
     if kind is None:
         raise AnnotationError(
-            f"{path.name}: task type '{match['kind']}' is not regr or cls "
-            "(rename the file to <task>__regr.csv or <task>__cls.csv)"
+            f"{path.name}: task type '{match['kind']}' is not regr, cls or mcls "
+            "(rename the file to <task>__regr.csv, <task>__cls.csv or <task>__mcls.csv)"
         )
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -65,14 +78,16 @@ def _parse_task_file(path: Path) -> Task:
             f"{path.name}: the header must contain columns 'id' and 'label', got {header!r}"
         )
     id_col, label_col = header.index("id"), header.index("label")
+    group_col = header.index("group") if "group" in header else None
     ids: list[str] = []
-    labels: list[float] = []
+    raw_labels: list[str] = []
+    groups: list[str] = []
     skipped = 0
     seen: dict[str, int] = {}
     for line_no, row in enumerate(reader, start=2):
         if not row:
             continue
-        if len(row) <= max(id_col, label_col):
+        if len(row) <= max(id_col, label_col, group_col or 0):
             raise AnnotationError(f"{path.name}: line {line_no} has too few fields: {row!r}")
         raw_id, raw_label = row[id_col].strip(), row[label_col].strip()
         if raw_label == "":
@@ -80,24 +95,30 @@ def _parse_task_file(path: Path) -> Task:
             continue
         if raw_id == "":
             raise AnnotationError(f"{path.name}: line {line_no} has an empty id")
-        try:
-            value = float(raw_label)
-        except ValueError:
-            raise AnnotationError(
-                f"{path.name}: line {line_no}: label {raw_label!r} is not a number"
-            ) from None
-        if not math.isfinite(value):
-            raise AnnotationError(f"{path.name}: line {line_no}: label {raw_label!r} is not finite")
+        if kind != "mcls":
+            _check_number(path, line_no, raw_label)
+        if group_col is not None:
+            group = row[group_col].strip()
+            if group == "":
+                raise AnnotationError(
+                    f"{path.name}: line {line_no} has an empty group; every labelled row of a "
+                    "file with a 'group' column needs one"
+                )
+            groups.append(group)
         if raw_id in seen:
             raise AnnotationError(
                 f"{path.name}: id {raw_id!r} appears twice (lines {seen[raw_id]} and {line_no})"
             )
         seen[raw_id] = line_no
         ids.append(raw_id)
-        labels.append(value)
+        raw_labels.append(raw_label)
     if len(ids) < 2:
         raise AnnotationError(f"{path.name}: needs at least 2 labelled rows, found {len(ids)}")
-    values = np.asarray(labels, dtype=np.float64)
+    group_ids = tuple(groups) if group_col is not None else None
+    if kind == "mcls":
+        classes, values = _class_indices(path, raw_labels)
+        return Task(match["task"], kind, tuple(ids), values, skipped, classes, group_ids)
+    values = np.asarray([float(v) for v in raw_labels], dtype=np.float64)
     if values.min() == values.max():
         raise AnnotationError(
             f"{path.name}: every label is {values[0]:g}; a constant task cannot be scored "
@@ -106,7 +127,34 @@ def _parse_task_file(path: Path) -> Task:
     if kind == "cls" and not np.isin(values, (0.0, 1.0)).all():
         bad = values[~np.isin(values, (0.0, 1.0))][0]
         raise AnnotationError(f"{path.name}: classification labels must be 0 or 1, found {bad:g}")
-    return Task(match["task"], kind, tuple(ids), values, skipped)
+    return Task(match["task"], kind, tuple(ids), values, skipped, groups=group_ids)
+
+
+def _check_number(path: Path, line_no: int, raw_label: str) -> None:
+    try:
+        value = float(raw_label)
+    except ValueError:
+        raise AnnotationError(
+            f"{path.name}: line {line_no}: label {raw_label!r} is not a number"
+        ) from None
+    if not math.isfinite(value):
+        raise AnnotationError(f"{path.name}: line {line_no}: label {raw_label!r} is not finite")
+
+
+def _class_indices(path: Path, raw_labels: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Class names and each row's class index: integers sort numerically, names by text."""
+    names = set(raw_labels)
+    try:
+        numbers = {name: int(name) for name in names}
+        classes = tuple(sorted(names, key=numbers.__getitem__))
+    except ValueError:
+        classes = tuple(sorted(names))
+    if len(classes) < 2:
+        raise AnnotationError(
+            f"{path.name}: a multi-class task needs at least 2 classes, found only {classes[0]!r}"
+        )
+    index = {name: i for i, name in enumerate(classes)}
+    return classes, np.asarray([index[v] for v in raw_labels], dtype=np.float64)
 
 
 def load_tasks(folder: Path) -> tuple[Task, ...]:
@@ -119,7 +167,7 @@ def load_tasks(folder: Path) -> tuple[Task, ...]:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
     if not files:
         raise AnnotationError(
-            f"no <task>__<regr|cls>.csv files in {folder}; put one label file per task there"
+            f"no <task>__<regr|cls|mcls>.csv files in {folder}; put one label file per task there"
         )
     tasks = [_parse_task_file(p) for p in files]
     names = [t.name for t in tasks]

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from scoring.probe import ProbeRun
+from scoring.probes.linear import ProbeRun
 
 DPI = 200
 BLUE, ORANGE, GREY = "#1f5aa6", "#d9661f", "#6b6b6b"
@@ -39,18 +39,20 @@ def _band(ax, epochs: np.ndarray, values: np.ndarray, color: str, label: str) ->
     ax.plot(epochs, mid, color=color, linewidth=1.8, label=label)
 
 
-METRIC_LABEL = {"r2": "R²", "f1": "F1"}
+METRIC_LABEL = {"r2": "R²", "f1": "F1", "macro_f1": "macro-F1"}
 
 
-def learning_curves_png(path: Path, task: str, run: ProbeRun, metric: str) -> Path:
-    """Loss (train/test) and test score per epoch over the K probes."""
+def learning_curves_png(
+    path: Path, task: str, run: ProbeRun, metric: str, probe: str = "linear", step: str = "epoch"
+) -> Path:
+    """Loss (train/test) and test score per epoch (SVM: per candidate) over the K probes."""
     label = METRIC_LABEL.get(metric, metric)
     epochs = np.arange(1, run.train_loss.shape[0] + 1)
     k = run.train_loss.shape[1]
     fig, (ax_loss, ax_score) = _figure(9.0, 3.6, ncols=2)
     _band(ax_loss, epochs, run.train_loss, BLUE, "train")
     _band(ax_loss, epochs, run.test_loss, ORANGE, "test")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
+    ax_loss.set(xlabel=step, ylabel="loss", title=f"Loss per {step}")
     ax_loss.set_yscale("log")
     ax_loss.legend(frameon=False)
     _band(ax_score, epochs, run.epoch_scores, ORANGE, f"test {label}")
@@ -58,13 +60,13 @@ def learning_curves_png(path: Path, task: str, run: ProbeRun, metric: str) -> Pa
     if best.size:
         ax_twin = ax_score.twinx()
         counts = np.bincount(best, minlength=epochs.size + 1)[1:]
-        ax_twin.bar(epochs, counts, color=GREY, alpha=0.25, width=0.8, label="best epoch")
-        ax_twin.set_ylabel("splits with best epoch here", color=GREY)
+        ax_twin.bar(epochs, counts, color=GREY, alpha=0.25, width=0.8, label=f"best {step}")
+        ax_twin.set_ylabel(f"splits with best {step} here", color=GREY)
         ax_twin.spines[["top"]].set_visible(False)
         ax_twin.tick_params(axis="y", colors=GREY)
-    ax_score.set(xlabel="epoch", ylabel=label, title=f"Test {label} per epoch (best epoch: bars)")
+    ax_score.set(xlabel=step, ylabel=label, title=f"Test {label} per {step} (best {step}: bars)")
     ax_score.legend(frameon=False, loc="lower right")
-    fig.suptitle(f"{task}: {k} linear probes (median, 10–90 % band)", fontsize=11)
+    fig.suptitle(f"{task}: {k} {probe} probes (median, 10–90 % band)", fontsize=11)
     fig.savefig(path)
     return Path(path)
 
@@ -93,17 +95,26 @@ def parity_png(
 
 
 def confusion_png(path: Path, task: str, tn: float, fp: float, fn: float, tp: float) -> Path:
-    """Confusion matrix summed over the splits' test rows at their best epochs."""
-    counts = np.array([[tn, fp], [fn, tp]], dtype=float)
+    """Binary confusion matrix summed over the splits' test rows at their best epochs."""
+    return confusion_matrix_png(path, task, np.array([[tn, fp], [fn, tp]]), ("0", "1"))
+
+
+def confusion_matrix_png(
+    path: Path, task: str, counts: np.ndarray, classes: tuple[str, ...]
+) -> Path:
+    """Confusion matrix (true class rows, predicted class columns), summed over the splits."""
+    counts = np.asarray(counts, dtype=float)
     share = counts / max(counts.sum(), 1.0)
-    fig, (ax,) = _figure(4.2, 3.8)
+    side = 3.2 + 0.5 * len(classes)
+    fig, (ax,) = _figure(side + 0.4, side)
     ax.grid(False)
     image = ax.imshow(counts, cmap="Blues")
     for (i, j), value in np.ndenumerate(counts):
         colour = "white" if value > counts.max() / 2 else "black"
         ax.text(j, i, f"{int(value):,}\n{share[i, j]:.1%}", ha="center", va="center", color=colour)
-    ax.set_xticks([0, 1], ["0", "1"])
-    ax.set_yticks([0, 1], ["0", "1"])
+    ticks = list(range(len(classes)))
+    ax.set_xticks(ticks, list(classes))
+    ax.set_yticks(ticks, list(classes))
     ax.set(xlabel="predicted label", ylabel="true label", title=f"{task}: confusion matrix")
     fig.colorbar(image, ax=ax, shrink=0.8, label="test rows (all splits)")
     fig.savefig(path)

@@ -42,16 +42,29 @@ def run_folder(output_dir: Path, phase: str, method: str, now: datetime) -> Path
     return folder
 
 
+def _hyperparameters(score: TaskScore, config: ProbeConfig) -> dict[str, Any]:
+    """The probe's hyper-parameters; for the SVM, the best candidate of the search (the
+    reference writes the refitted model's parameters there)."""
+    if config.svm is not None:
+        prefix = "svm_best_"
+        best = {k[len(prefix):]: v for k, v in score.report.items() if k.startswith(prefix)}
+        return {"probe_type": "svm", "kernel": "poly", **best}
+    out: dict[str, Any] = {
+        "epochs": config.epochs,
+        "learning_rate": config.learning_rate,
+        "batch_size": config.batch_size,
+    }
+    if config.hidden_units is not None:
+        out["hidden_units"] = config.hidden_units
+    return out
+
+
 def task_result(score: TaskScore, config: ProbeConfig, seed: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "q_stat": _finite_or_none(score.q),
         "mean_score": _finite_or_none(score.mean_score),
         "std_dev": _finite_or_none(score.std_score),
-        "hyperparamaters": {
-            "epochs": config.epochs,
-            "learning_rate": config.learning_rate,
-            "batch_size": config.batch_size,
-        },
+        "hyperparamaters": _hyperparameters(score, config),
         "task_type": score.kind,
         "metric": score.metric,
         "n_rows": score.n_rows,

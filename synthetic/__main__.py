@@ -1,5 +1,6 @@
 """CLI: `python -m synthetic --out DIR [--size full|demo|tiny] [--dim D] [--seed S]
-[--row-scale F] [--gzip]`. I/O: writes the challenge under DIR and prints what it wrote."""
+[--row-scale F] [--gzip] [--breadth]`. I/O: writes the challenge under DIR and prints what it
+wrote."""
 
 from __future__ import annotations
 
@@ -25,13 +26,20 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="generator seed (default 0)")
     parser.add_argument("--row-scale", type=float, help="multiplies the 2025 row counts")
     parser.add_argument("--gzip", action="store_true", help="write submissions as .csv.gz")
+    parser.add_argument(
+        "--breadth",
+        action="store_true",
+        help="add region groups to every label file and a multi-class task (landcover_class)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     try:
-        spec = spec_for_size(args.size, seed=args.seed, dim=args.dim, row_scale=args.row_scale)
+        spec = spec_for_size(
+            args.size, seed=args.seed, dim=args.dim, row_scale=args.row_scale, breadth=args.breadth
+        )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

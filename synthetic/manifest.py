@@ -14,6 +14,13 @@ from synthetic.embeddings import team_profile
 MANIFEST_FORMAT = 1
 
 
+def _spec(challenge: Challenge) -> dict[str, object]:
+    spec = dataclasses.asdict(challenge.spec)
+    if not spec["breadth"]:
+        del spec["breadth"]  # absent unless used, so earlier manifests stay byte-identical
+    return spec
+
+
 def challenge_manifest(
     challenge: Challenge,
     annotation_dirs: Mapping[str, str],
@@ -54,7 +61,7 @@ def challenge_manifest(
     return {
         "generator": "synthetic",
         "format": MANIFEST_FORMAT,
-        "spec": dataclasses.asdict(challenge.spec),
+        "spec": _spec(challenge),
         "ids": len(challenge.ids),
         "phases": phases,
         "teams": teams,

@@ -12,6 +12,10 @@ Named sizes (`SIZES`):
   3,316 ids), D = 256: an ~8 MB submission that writes in well under a second and scores quickly.
 - `tiny`: 3 % of the rows with at least 60 per task (60-141 rows, 434 ids), D = 16, 12 latent dims,
   for unit tests.
+
+`breadth=True` (CLI `--breadth`) adds what the benchmark-breadth options need: region groups
+(`REGIONS` regions, each a cell of the latent space, so holding regions out shifts the
+distribution) and the multi-class task `landcover_class` (the dominant landcover class).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
-TaskKind = Literal["regr", "cls"]
+TaskKind = Literal["regr", "cls", "mcls"]
 
 TEAM_NAMES: tuple[str, ...] = ("strong", "medium", "nonlinear", "weak", "baseline_random")
 
@@ -78,6 +82,10 @@ FINAL_PHASE_2025: tuple[TaskGroupShape, ...] = (
 )
 
 MIN_GROUP_ROWS = 10
+REGIONS = 12
+BREADTH_TASKS: dict[str, tuple[TaskShape, ...]] = {
+    "landcover": (TaskShape("landcover_class", "mcls"),),
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,9 @@ class ChallengeSpec:
     dev_fraction: float = 0.4  # share of a dev task's final rows used in the development phase
     teams: tuple[str, ...] = TEAM_NAMES
     size: str = "custom"  # the named size this spec came from, recorded in challenge.json
+    # Opt-in benchmark breadth: a `group` (region) column in every label file and a multi-class
+    # task `landcover_class__mcls.csv`. Off by default so earlier outputs stay byte-identical.
+    breadth: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -152,6 +163,7 @@ def spec_for_size(
     seed: int | None = None,
     dim: int | None = None,
     row_scale: float | None = None,
+    breadth: bool = False,
 ) -> ChallengeSpec:
     """The named size's spec, with any of seed, embedding dim and row scale overridden."""
     if size not in SIZES:
@@ -163,4 +175,6 @@ def spec_for_size(
         overrides["dim"] = dim
     if row_scale is not None:
         overrides["row_scale"] = row_scale
+    if breadth:
+        overrides["breadth"] = True
     return dataclasses.replace(SIZES[size], **overrides)

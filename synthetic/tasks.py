@@ -18,6 +18,8 @@ Label ranges (full size, seed 0; see tests/unit/test_synthetic.py for the checke
 - heat-island_mean: land surface temperature in deg C, about 20-45; heat-island_std: 0.5-6 deg C,
   correlated with the mean; 2 rows with an empty label.
 - random_reg: 82 % zeros, the rest exponential with mean 1.5; random_cls: 10 % ones.
+- with `breadth`: landcover_class (mcls): the largest of the three landcover shares, as a class
+  name (agriculture, forest, other); every task's rows carry their region as a group.
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ import numpy as np
 
 from synthetic.latent import LatentState
 from synthetic.randomness import component_rng
-from synthetic.spec import FINAL_PHASE_2025, ChallengeSpec, TaskGroupShape, TaskKind, TaskShape
+from synthetic.spec import (
+    BREADTH_TASKS,
+    FINAL_PHASE_2025,
+    REGIONS,
+    ChallengeSpec,
+    TaskGroupShape,
+    TaskKind,
+    TaskShape,
+)
+
+LANDCOVER_CLASSES = ("agriculture", "forest", "other")
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +53,8 @@ class TaskLabels:
     kind: TaskKind
     ids: np.ndarray  # (m,) str
     labels: np.ndarray  # (m,) float64, rounded to the precision it is written with
+    classes: tuple[str, ...] = ()  # mcls: label i is written as classes[i]
+    groups: np.ndarray | None = None  # (m,) str region of each row, written as a `group` column
 
     @property
     def file_name(self) -> str:
@@ -121,6 +135,7 @@ def landcover_labels(z: np.ndarray, rng: np.random.Generator) -> dict[str, np.nd
     return {
         "landcover_agriculture": np.round(shares[:, 0], 4),
         "landcover_forest": np.round(shares[:, 1], 4),
+        "landcover_class": shares.argmax(axis=1).astype(np.float64),  # LANDCOVER_CLASSES index
     }
 
 
@@ -163,21 +178,42 @@ def _with_empty_labels(labels: np.ndarray, task: TaskShape, spec: ChallengeSpec)
     return out
 
 
-def _frozen(name: str, kind: TaskKind, ids: np.ndarray, labels: np.ndarray) -> TaskLabels:
-    for array in (ids, labels):
-        array.setflags(write=False)
-    return TaskLabels(name=name, kind=kind, ids=ids, labels=labels)
+def _frozen(
+    name: str,
+    kind: TaskKind,
+    ids: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray | None = None,
+) -> TaskLabels:
+    for array in (ids, labels, groups):
+        if array is not None:
+            array.setflags(write=False)
+    classes = LANDCOVER_CLASSES if kind == "mcls" else ()
+    return TaskLabels(name=name, kind=kind, ids=ids, labels=labels, classes=classes, groups=groups)
+
+
+def regions(z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(m,) region name of each sample: the nearest of REGIONS random directions of z."""
+    centres = _orthonormal_directions(rng, z.shape[1], REGIONS)  # (l, REGIONS)
+    return np.array([f"region-{r:02d}" for r in (z @ centres).argmax(axis=1)], dtype=np.str_)
 
 
 def final_phase(spec: ChallengeSpec, latent: LatentState) -> Phase:
-    """All nine tasks over all rows, in the 2025 final phase's task order."""
+    """All nine tasks over all rows, in the 2025 final phase's task order (with `breadth`,
+    region groups on every task and the multi-class task after its group's tasks)."""
     tasks = []
     for group in FINAL_PHASE_2025:
         ids, z = latent.group(group.name)
         by_task = LABEL_FUNCTIONS[group.name](z, component_rng(spec.seed, f"labels/{group.name}"))
-        for task in group.tasks:
+        shapes = group.tasks
+        groups = None
+        if spec.breadth:
+            shapes += BREADTH_TASKS.get(group.name, ())
+            groups = regions(z, component_rng(spec.seed, "regions"))
+        for task in shapes:
             labels = _with_empty_labels(by_task[task.name], task, spec)
-            tasks.append(_frozen(task.name, task.kind, ids.copy(), labels))
+            copy = None if groups is None else groups.copy()
+            tasks.append(_frozen(task.name, task.kind, ids.copy(), labels, copy))
     return Phase(name="final", tasks=tuple(tasks))
 
 
@@ -217,4 +253,5 @@ def _dev_task(
 ) -> TaskLabels:
     rng = component_rng(spec.seed, f"dev/{task.name}")
     rows = _dev_rows(final.labels, task.kind, spec.dev_rows(group), rng)
-    return _frozen(task.name, task.kind, final.ids[rows], final.labels[rows])
+    groups = None if final.groups is None else final.groups[rows]
+    return _frozen(task.name, task.kind, final.ids[rows], final.labels[rows], groups)

@@ -139,20 +139,29 @@ def write_embedding_table(
     return path
 
 
-def _label_cell(value: float, kind: str) -> str:
+def _label_cell(value: float, kind: str, classes: tuple[str, ...] = ()) -> str:
     if np.isnan(value):
         return ""
+    if kind == "mcls":
+        return classes[int(value)]
     if kind == "cls":
         return str(int(value))
     return repr(float(value))  # shortest round-trip text of the already-rounded label
 
 
 def write_label_file(path: str | os.PathLike[str], task: TaskLabels) -> Path:
-    """Write one `<task>__<kind>.csv` with columns `id,label`; NaN labels become empty cells."""
+    """Write one `<task>__<kind>.csv` with columns `id,label` (and `group` when the task has
+    groups); NaN labels become empty cells."""
     path = Path(path)
-    lines = ["id,label"]
-    cells = zip(task.ids, task.labels, strict=True)
-    lines.extend(f"{i},{_label_cell(v, task.kind)}" for i, v in cells)
+    cells = [
+        f"{i},{_label_cell(v, task.kind, task.classes)}"
+        for i, v in zip(task.ids, task.labels, strict=True)
+    ]
+    if task.groups is None:
+        lines = ["id,label", *cells]
+    else:
+        lines = ["id,label,group"]
+        lines.extend(f"{c},{g}" for c, g in zip(cells, task.groups, strict=True))
     temporary = _temporary_path(path)
     try:
         temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -144,7 +144,7 @@ def test_rejected_submission_exits_3_with_the_reason(challenge: Path, tmp_path: 
 
 def test_broken_config_lists_every_problem(challenge: Path, tmp_path: Path):
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text("k_folds: 0\nprobe_type: svm\nepoch: 3\nprobe_params:\n  batch_size: -1\n")
+    cfg.write_text("k_folds: 0\nprobe_type: knn\nepoch: 3\nprobe_params:\n  batch_size: -1\n")
     proc = run(
         "evaluate",
         "--annotation_path", str(challenge / "phases" / "final" / "annotations"),
@@ -155,7 +155,7 @@ def test_broken_config_lists_every_problem(challenge: Path, tmp_path: Path):
     assert proc.returncode == 2
     assert "has 4 problem(s)" in proc.stderr
     assert "unknown key 'epoch' (did you mean 'epochs'?)" in proc.stderr
-    assert "probe_type 'svm' is not supported" in proc.stderr
+    assert "probe_type must be one of linear, mlp, svm, got 'knn'" in proc.stderr
     assert "k_folds must be a positive whole number, got 0" in proc.stderr
     assert "batch_size must be a positive whole number, got -1" in proc.stderr
 
@@ -172,7 +172,7 @@ def test_bad_annotation_folder(challenge: Path, tmp_path: Path):
         cwd=challenge,
     )
     assert proc.returncode == 4
-    assert "biomass.csv: label files must be named <task>__<regr|cls>.csv" in proc.stderr
+    assert "biomass.csv: label files must be named <task>__<regr|cls|mcls>.csv" in proc.stderr
 
 
 def test_plots_are_written_when_enabled(challenge: Path, tmp_path: Path):

@@ -83,8 +83,12 @@ def test_tasks_load_sorted_with_empty_labels_skipped(tmp_path: Path):
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("crops.csv", "id,label\na,1\nb,2\n", "label files must be named <task>__<regr|cls>.csv"),
-        ("crops__svm.csv", "id,label\na,1\nb,2\n", "task type 'svm' is not regr or cls"),
+        (
+            "crops.csv",
+            "id,label\na,1\nb,2\n",
+            r"label files must be named <task>__<regr\|cls\|mcls>.csv",
+        ),
+        ("crops__svm.csv", "id,label\na,1\nb,2\n", "task type 'svm' is not regr, cls or mcls"),
         ("crops__regr.csv", "", "the file is empty"),
         ("crops__regr.csv", "sample,value\na,1\n", "must contain columns 'id' and 'label'"),
         ("crops__regr.csv", "id,label\na,1\nb,high\n", "line 3: label 'high' is not a number"),
@@ -103,7 +107,7 @@ def test_bad_label_files(tmp_path: Path, name: str, text: str, message: str):
 def test_bad_folders(tmp_path: Path):
     with pytest.raises(AnnotationError, match="annotation folder not found"):
         load_tasks(tmp_path / "nope")
-    with pytest.raises(AnnotationError, match="no <task>__<regr|cls>.csv files"):
+    with pytest.raises(AnnotationError, match=r"no <task>__<regr\|cls\|mcls>.csv files"):
         load_tasks(tmp_path)
     write(tmp_path, "a__regr.csv", "id,label\nx,1\ny,2\n")
     with pytest.raises(AnnotationError, match="task_filter names unknown task"):

@@ -17,7 +17,12 @@ import torch
 import torch.nn as nn
 
 from scoring.metrics import f1_scores, r2_scores
-from scoring.probe import ProbeSettings, initial_parameters, shared_window_bounds, train_probes
+from scoring.probes.linear import (
+    ProbeSettings,
+    initial_parameters,
+    shared_window_bounds,
+    train_probes,
+)
 from scoring.splits import random_splits
 
 N, D, K, EPOCHS, BATCH = 90, 12, 5, 4, 16
