@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from scoring.config import ProbeConfig
-from scoring.labels import Task
+from scoring.labels import AnnotationError, Task
 from scoring.metrics import classification_report, regression_report
 from scoring.multiclass import multiclass_report
 from scoring.probes.linear import ProbeRun
@@ -70,19 +70,23 @@ def resolve_device(name: str) -> tuple[torch.device, list[Finding]]:
     return torch.device("cpu"), [Finding("device_fallback", "CUDA is not available; used CPU")]
 
 
-def task_rows(table: EmbeddingTable, task: Task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row numbers into the table, labels, and positions in the label file of the task's
-    samples that the submission has, in label-file order."""
+def task_rows(table: EmbeddingTable, task: Task) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers into the table and labels of the task's samples, in label-file order."""
     index = table.row_index
-    triples = [
-        (index[i], label, pos)
-        for pos, (i, label) in enumerate(zip(task.ids, task.labels, strict=True))
-        if i in index
+    pairs = [
+        (index[i], label) for i, label in zip(task.ids, task.labels, strict=True) if i in index
     ]
-    rows = np.fromiter((p[0] for p in triples), np.int64, len(triples))
-    labels = np.fromiter((p[1] for p in triples), np.float64, len(triples))
-    kept = np.fromiter((p[2] for p in triples), np.int64, len(triples))
-    return rows, labels, kept
+    rows = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
+    labels = np.fromiter((p[1] for p in pairs), np.float64, len(pairs))
+    return rows, labels
+
+
+def task_groups(table: EmbeddingTable, task: Task) -> tuple[str, ...] | None:
+    """The `group` of each of the task's rows the submission has (task_rows' order), or None."""
+    if task.groups is None:
+        return None
+    index = table.row_index
+    return tuple(g for i, g in zip(task.ids, task.groups, strict=True) if i in index)
 
 
 def normalised_labels(labels: np.ndarray) -> np.ndarray:
@@ -95,30 +99,33 @@ def normalised_labels(labels: np.ndarray) -> np.ndarray:
 
 
 def task_splits(
-    task: Task, kept: np.ndarray, y: np.ndarray, config: ProbeConfig, seed: int
+    name: str,
+    kind: str,
+    y: np.ndarray,
+    groups: tuple[str, ...] | None,
+    config: ProbeConfig,
+    seed: int,
 ) -> TaskSplits:
     """The task's K splits (random or grouped), cut to few-shot subsets if configured.
 
-    kept: positions into the task's label rows of the rows the submission covers; y their labels.
+    y (n,) the labels of the task's rows, groups their `group` values (None without a column).
     """
-    n = kept.size
+    n = y.size
     if config.split_mode == "grouped":
-        if task.groups is None:
-            raise SubmissionError(
-                "task_without_groups",
-                "split_mode grouped needs a 'group' column in every label file",
+        if groups is None:
+            raise AnnotationError(
+                f"split_mode grouped needs a 'group' column in every label file; task "
+                f"{name!r} has none (add the column or use split_mode: random)"
             )
-        splits = grouped_splits(
-            [task.groups[i] for i in kept], config.k_folds, seed, config.test_fraction
-        )
+        splits = grouped_splits(groups, config.k_folds, seed, config.test_fraction)
     else:
         splits = TaskSplits.from_arrays(
             *random_splits(n, config.k_folds, seed, config.test_fraction)
         )
     if config.train_fraction >= 1.0:
         return splits
-    rng = np.random.default_rng(task_generator_seed(seed, f"{task.name}/train_fraction"))
-    classes = y if task.kind != "regr" else None
+    rng = np.random.default_rng(task_generator_seed(seed, f"{name}/train_fraction"))
+    classes = y if kind != "regr" else None
     return TaskSplits(
         tuple(few_shot_subset(t, config.train_fraction, rng, classes) for t in splits.train),
         splits.test,
@@ -172,14 +179,14 @@ def score_task(
     clock: Callable[[], float] = time.perf_counter,
 ) -> TaskOutcome:
     started = clock()
-    rows, labels, kept = task_rows(table, task)
+    rows, labels = task_rows(table, task)
     if rows.size < 2:
         raise SubmissionError(
             "too_few_rows", "fewer than 2 of a task's samples are in the submission"
         )
     normalise = config.normalize_labels and task.kind != "mcls"
     y = normalised_labels(labels) if normalise else labels
-    splits = task_splits(task, kept, y, config, seed)
+    splits = task_splits(task.name, task.kind, y, task_groups(table, task), config, seed)
     generator = torch.Generator().manual_seed(task_generator_seed(seed, task.name))
     x = torch.from_numpy(table.matrix[rows]).to(device)
     result = task_probe_result(

@@ -27,6 +27,10 @@ def doctor_problems(settings: Settings) -> tuple[list[str], list[str]]:
         rows = sum(t.n_rows for t in tasks)
         notes.append(f"phase {codename}: {len(tasks)} hidden tasks, {rows:,} labelled rows, "
                      f"K = {phase.probe.k_folds}, split '{phase.split}', metric '{phase.metric}'")
+        ungrouped = [t.name for t in tasks if t.groups is None]
+        if phase.probe.split_mode == "grouped" and ungrouped:
+            problems.append(f"phase {codename}: probe.split_mode is grouped but "
+                            f"{', '.join(ungrouped)} has no 'group' column")
         if phase.probe.embedding_dim is None:
             problems.append(f"phase {codename}: probe.embedding_dim is not set; a challenge "
                             "should fix the embedding size (e.g. 1024)")

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from scoring.config import ProbeConfig, probe_config_from_mapping
-from scoring.engine import score_submission, task_rows, task_splits
-from scoring.labels import Task
-from scoring.submission import SubmissionError
+from scoring.engine import score_submission, task_groups, task_rows, task_splits
+from scoring.labels import AnnotationError, Task
 from tests.unit.scoring_data import table_from, tiny_tasks
 
 BASE = {"k_folds": 6, "epochs": 4, "batch_size": 16, "learning_rate": 0.01}
@@ -76,8 +75,8 @@ def test_few_shot_trains_on_a_recorded_subset(challenge):
     full, _ = score_submission(table, tasks, _config(), seed=2)
     assert alpha.mean_score < full.task("alpha").mean_score  # fewer labels, worse probe
     gamma = tasks[2]
-    rows, labels, kept = task_rows(table, gamma)
-    splits = task_splits(gamma, kept, labels, config, 2)
+    rows, labels = task_rows(table, gamma)
+    splits = task_splits(gamma.name, gamma.kind, labels, task_groups(table, gamma), config, 2)
     for train in splits.train:
         assert set(labels[train]) == {0.0, 1.0}
 
@@ -87,9 +86,10 @@ def test_grouped_splits_hold_groups_out(challenge):
     config = _config(split_mode="grouped")
     card, _ = score_submission(table, tasks, config, seed=4)
     for task in tasks:
-        _, labels, kept = task_rows(table, task)
-        splits = task_splits(task, kept, labels, config, 4)
-        groups = np.array(task.groups)[kept]
+        _, labels = task_rows(table, task)
+        groups = task_groups(table, task)
+        splits = task_splits(task.name, task.kind, labels, groups, config, 4)
+        groups = np.array(groups)
         for train, test in zip(splits.train, splits.test, strict=True):
             assert set(groups[train]).isdisjoint(groups[test])
         score = card.task(task.name)
@@ -102,7 +102,7 @@ def test_grouped_splits_hold_groups_out(challenge):
 def test_grouped_without_group_column_is_a_clear_error(challenge):
     tasks, table = challenge
     plain = Task("plain", "regr", tasks[0].ids, tasks[0].labels)
-    with pytest.raises(SubmissionError, match="needs a 'group' column"):
+    with pytest.raises(AnnotationError, match="needs a 'group' column.*task 'plain' has none"):
         score_submission(table, [plain], _config(split_mode="grouped"), seed=0)
 
 
