@@ -26,8 +26,7 @@ from worker.store.schema import metadata
 def render_item(kind: str, obj: Any, autogen_context: Any) -> str | bool:
     """Write our TypeDecorators (UtcDateTime, NanDouble) into revisions as the plain type they
     store, so a revision never imports worker code that may change after it."""
-    if kind == "type" and isinstance(obj, TypeDecorator):
-        autogen_context.imports.add("import sqlalchemy as sa")
+    if kind == "type" and isinstance(obj, TypeDecorator):  # script.py.mako imports sa
         return f"sa.{obj.impl!r}"
     return False
 
