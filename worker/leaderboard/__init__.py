@@ -12,22 +12,13 @@ Public names (import them from `worker.leaderboard`; its modules are private to 
     Publisher, PublishResult, publish_board, GitPublisher, GitHubPublisher   publishing
     PublishError, PublishTransientError, PublishPermanentError    its errors (`worker.errors` tree)
 
-Modules: board (from the store, publishing a phase), values, render, text, plots, publish (the
-port, its errors and safety rules), git (GitPublisher), git_plumbing (its bare repository and
-remote), github (GitHubPublisher). Of the other rooms it reads only the store.
+Modules: board (a phase's board from the store), publishing (publish, reveal or show a phase),
+remote (the configured publisher; a new repository from the template), values, render, text,
+plots, publish (the port, its errors and safety rules), git (GitPublisher), git_plumbing (its
+bare repository and remote), github (GitHubPublisher). Of the other rooms it reads only the store.
 """
 
-from worker.leaderboard.board import (
-    SEED_MESSAGE,
-    PhaseStillScoring,
-    build_phase_board,
-    create_leaderboard_remote,
-    make_publisher,
-    publish_phase,
-    reveal_phase,
-    show_phase,
-    template_files,
-)
+from worker.leaderboard.board import build_phase_board
 from worker.leaderboard.git import GitPublisher
 from worker.leaderboard.github import GitHubPublisher
 from worker.leaderboard.plots import rank_evolution_png, task_heatmap_png
@@ -38,6 +29,13 @@ from worker.leaderboard.publish import (
     PublishResult,
     PublishTransientError,
     publish_board,
+)
+from worker.leaderboard.publishing import PhaseStillScoring, publish_phase, reveal_phase, show_phase
+from worker.leaderboard.remote import (
+    SEED_MESSAGE,
+    create_leaderboard_remote,
+    make_publisher,
+    template_files,
 )
 from worker.leaderboard.render import (
     BEGIN,

@@ -1,11 +1,9 @@
-"""One phase's leaderboard, from the scoring database to the leaderboard repository.
+"""One phase's leaderboard built from the scoring database: `build_phase_board`.
 
-I/O: reads the scoring database through `ScoreReader` (a `SqlScoreStore`), reads and writes the
-leaderboard branch through a `Publisher` (module `publish`), and — only in `make_publisher`,
-when the configured git remote is a local path that does not exist yet — creates a bare
-repository there and runs `git` to seed it with `leaderboard_repo_template/`. Ranking, intervals
-and rendering are the pure modules' (`scoring.ranking`, `scoring.bootstrap`, the package's
-`render`).
+I/O: reads the scoring database through `ScoreReader` (a `SqlScoreStore`); nothing else.
+Ranking, intervals and rendering are the pure modules' (`scoring.ranking`, `scoring.bootstrap`,
+the package's `values`). Publishing a phase is the package's `publishing`; the publishers and a
+new leaderboard repository are `remote`'s.
 
 What counts, under `leaderboard.policy` (`latest` or `best` finished public submission per team;
 private submissions never appear): the store's `board_entries`, plus every finished baseline as
@@ -24,77 +22,34 @@ Determinism: an unchanged database renders to identical bytes — the bootstrap 
 the phase and its entries' evaluation ids, and `updated_at` is the newest finish among the shown
 submissions, never the clock — so the publisher commits nothing. Private submissions leave no
 trace: not in the entries, the history, the submission counts and times, or `updated_at`.
-
-Errors: `publish_phase` / `reveal_phase` return "refused" and "frozen" as results, and raise
-`PublishTransientError` (network, timeout, lost races: try again on a later tick) and
-`PublishPermanentError` (credentials, unknown repository, README without markers: fix the
-configuration) from `worker.leaderboard.publish`; `reveal_phase` raises `PhaseStillScoring`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
 
 from scoring.bootstrap import MIN_RESAMPLES, RankIntervals, rank_intervals
 from scoring.ranking import Leaderboard, rank_entries
-from worker.errors import WorkerError
-from worker.leaderboard.git import GitPublisher
-from worker.leaderboard.github import GitHubPublisher
-from worker.leaderboard.publish import (
-    Publisher,
-    PublishPermanentError,
-    PublishResult,
-    checked_paths,
-    parsed_author,
-    publish_board,
-)
 from worker.leaderboard.render import (
     Board,
     EntryInfo,
     FinishedSubmission,
-    board_files,
     board_from_leaderboard,
-    board_table,
-    commit_message,
-    json_path,
     plain_name,
     rank_history,
-    readme_from_template,
-    readme_with_board,
 )
 from worker.settings import LeaderboardSettings, Settings
-from worker.store import FINISHED, RECEIVED, RUNNING, BoardEntry, EvaluationRecord, StoredSubmission
+from worker.store import FINISHED, BoardEntry, EvaluationRecord, StoredSubmission
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "leaderboard_repo_template"
-SEED_MESSAGE = "Start the leaderboard from leaderboard_repo_template"
-# Used when the template folder is not shipped (the worker image installs the packages only).
-FALLBACK_README = """# {{CHALLENGE_TITLE}} — leaderboard
-
-The public leaderboard of **{{CHALLENGE_TITLE}}**, a hidden-task embedding challenge scored
-with the [NeuCo-Bench](https://github.com/embed2scale/NeuCo-Bench) protocol. The text between
-the `LEADERBOARD` markers is rewritten automatically.
-
-<!-- LEADERBOARD:BEGIN -->
-<!-- LEADERBOARD:END -->
-"""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class PhaseStillScoring(WorkerError):
-    """A phase cannot be revealed while submissions are still waiting or being scored."""
 
 
 class ScoreReader(Protocol):
@@ -340,210 +295,3 @@ def _updated_at(
     if finished:
         return max(finished)
     return max((s.received_at for s in submissions), default=_EPOCH)
-
-
-# ---- publishing --------------------------------------------------------------------------------
-
-
-def publish_phase(
-    store: ScoreReader,
-    phase: str,
-    settings: Settings,
-    publisher: Publisher,
-    *,
-    explanation: str | None = None,
-    template_dir: Path = TEMPLATE_DIR,
-) -> PublishResult:
-    """Render the phase from the database and publish it (one commit, or none if unchanged).
-
-    A frozen phase is not rendered or published ("frozen"); a board that drops a published entry
-    or is empty is "refused" unless `explanation` is given (`publish.publish_board`).
-    Revealed: when configured, or when the published board already is (per-task results cannot
-    be taken back, so a phase never flips back). Raises PublishTransientError — the caller
-    retries on a later tick — and PublishPermanentError.
-    """
-    return _publish(store, phase, settings, publisher, explanation, None, template_dir)
-
-
-def reveal_phase(
-    store: ScoreReader,
-    phase: str,
-    settings: Settings,
-    publisher: Publisher,
-    *,
-    force: bool = False,
-    explanation: str | None = None,
-    template_dir: Path = TEMPLATE_DIR,
-) -> PublishResult:
-    """Publish the phase with its per-task results, whatever `revealed_phases` says.
-
-    Raises PhaseStillScoring while submissions of the phase are received or running, unless
-    `force`. A frozen phase stays frozen: take it out of `frozen_phases` to reveal it. Add the
-    phase to `revealed_phases` too; later publications keep it revealed either way.
-    """
-    waiting = [s for s in store.list_submissions(phase=phase) if s.status in (RECEIVED, RUNNING)]
-    if waiting and not force:
-        shown = ", ".join(f"{s.source} {s.pk} ({s.status})" for s in waiting[:10])
-        raise PhaseStillScoring(
-            f"phase {phase!r} still has {len(waiting)} submission(s) waiting or being scored "
-            f"({shown}); reveal once they are done, or force it"
-        )
-    return _publish(store, phase, settings, publisher, explanation, True, template_dir)
-
-
-def show_phase(
-    store: ScoreReader, phase: str, settings: Settings, *, revealed: bool | None = None
-) -> str:
-    """The phase's Markdown table and notes, for the terminal; nothing is published."""
-    board, notes = build_phase_board(store, phase, settings, revealed=revealed)
-    table = board_table(board) if board.rows else "No scored submissions yet."
-    return "\n".join([table, *(f"note: {n}" for n in notes)])
-
-
-def _publish(
-    store: ScoreReader,
-    phase: str,
-    settings: Settings,
-    publisher: Publisher,
-    explanation: str | None,
-    revealed: bool | None,
-    template_dir: Path,
-) -> PublishResult:
-    if phase in settings.leaderboard.frozen_phases:
-        # Skip the rendering too: the worker publishes after every finished submission.
-        log.info("leaderboard %s: frozen, not republished", phase)
-        return PublishResult("frozen", reason=f"phase {phase!r} is frozen")
-    readme = _published_readme(publisher, settings.title, template_dir)
-    if revealed is None:
-        revealed = phase in settings.leaderboard.revealed_phases or _published_revealed(
-            publisher, phase
-        )
-    board, notes = build_phase_board(store, phase, settings, revealed=revealed)
-    try:
-        readme_with_board(readme, board)
-    except ValueError as exc:
-        raise PublishPermanentError(f"README.md on the leaderboard branch: {exc}") from None
-    result = publish_board(
-        publisher,
-        board_files(board, readme),
-        commit_message(board),
-        phase=phase,
-        explanation=explanation,
-    )
-    log.info(
-        "leaderboard %s: %s, %d entries%s, %s%s",
-        phase, result.status, len(board.rows), " (revealed)" if board.revealed else "",
-        result.sha or result.reason, "".join(f"; {n}" for n in notes),
-    )  # fmt: skip
-    return result
-
-
-def _published_readme(publisher: Publisher, title: str, template_dir: Path) -> str:
-    data = publisher.read("README.md")
-    if data is None:
-        return readme_from_template(_template_readme(template_dir), title)
-    try:
-        return data.decode()
-    except UnicodeDecodeError as exc:
-        raise PublishPermanentError(f"README.md on the leaderboard branch: {exc}") from None
-
-
-def _published_revealed(publisher: Publisher, phase: str) -> bool:
-    data = publisher.read(json_path(phase))
-    try:
-        return data is not None and json.loads(data).get("revealed") is True
-    except (ValueError, AttributeError):
-        return False  # publish_board reports a broken board file
-
-
-# ---- publishers --------------------------------------------------------------------------------
-
-
-def make_publisher(settings: Settings, *, template_dir: Path = TEMPLATE_DIR) -> Publisher | None:
-    """The configured publisher, or None when publishing is off (`enabled: false`, `none`).
-
-    For `git` with a local path that does not exist yet (or is an empty folder), a bare
-    repository is created there and seeded from the template, so the default works unattended.
-    """
-    board = settings.leaderboard
-    if not board.enabled or board.publisher == "none":
-        return None
-    if board.publisher == "github":
-        return GitHubPublisher(board.remote, board.branch, board.github_token, author=board.author)
-    if board.publisher != "git":
-        raise ValueError(f"unknown leaderboard.publisher {board.publisher!r}")
-    publisher = GitPublisher(board.remote, board.branch, board.workdir, board.author)
-    local = _local_path(board.remote)
-    if local is not None and (not local.exists() or (local.is_dir() and not any(local.iterdir()))):
-        files = template_files(settings.title, template_dir)
-        if create_leaderboard_remote(local, board.branch, files, board.author):
-            log.info("leaderboard: created %s from the template", local)
-    return publisher
-
-
-def _local_path(remote: str) -> Path | None:
-    """The remote as a path, or None for a URL or an scp-like `host:path` (git's own rule)."""
-    if "://" in remote or ":" in remote.split("/", 1)[0]:
-        return None
-    return Path(remote)
-
-
-def _template_readme(template_dir: Path) -> str:
-    path = template_dir / "README_base.md"
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
-    log.warning("leaderboard: no template at %s, using a minimal README", template_dir)
-    return FALLBACK_README
-
-
-def template_files(title: str, template_dir: Path = TEMPLATE_DIR) -> dict[str, bytes]:
-    """A new leaderboard repository's files: the template, README_base.md as README.md with
-    the challenge title filled in (a minimal README alone when the template is missing)."""
-    files = {"README.md": readme_from_template(_template_readme(template_dir), title).encode()}
-    if template_dir.is_dir():
-        for path in sorted(template_dir.rglob("*")):
-            name = path.relative_to(template_dir).as_posix()
-            if path.is_file() and name != "README_base.md" and "__pycache__" not in name:
-                files[name] = path.read_bytes()
-    return files
-
-
-def create_leaderboard_remote(
-    path: Path, branch: str, files: Mapping[str, bytes], author: str, *, timeout: float = 60.0
-) -> bool:
-    """Create a bare repository at `path` whose `branch` starts with `files` in one commit.
-
-    False if the branch already existed (another process got there first): the branch is only
-    ever created, never moved, so a seeded or published board is never overwritten.
-    """
-    paths = checked_paths(files)
-    name, email = parsed_author(author)
-    identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
-    identity |= {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-    path.mkdir(parents=True, exist_ok=True)
-
-    def git(*args: str, data: bytes = b"", index: str | None = None, check: bool = True) -> str:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **identity}
-        if index is not None:
-            env["GIT_INDEX_FILE"] = index
-        done = subprocess.run(
-            ["git", "-c", "commit.gpgSign=false", f"--git-dir={path}", *args],
-            input=data, capture_output=True, timeout=timeout, check=False, env=env,
-        )  # fmt: skip
-        if check and done.returncode != 0:
-            detail = done.stderr.decode(errors="replace").strip()
-            raise PublishPermanentError(f"creating the leaderboard repository {path}: {detail}")
-        return done.stdout.decode().strip() if done.returncode == 0 else ""
-
-    git("init", "--bare", "--quiet")
-    git("symbolic-ref", "HEAD", f"refs/heads/{branch}")  # clones check out `branch`
-    blobs = {p: git("hash-object", "-w", "--stdin", data=files[p]) for p in paths}
-    with tempfile.TemporaryDirectory() as scratch:
-        index = str(Path(scratch) / "index")
-        listing = "".join(f"100644 {blobs[p]}\t{p}\n" for p in paths).encode()
-        git("update-index", "--index-info", data=listing, index=index)
-        tree = git("write-tree", index=index)
-    commit = git("commit-tree", tree, "-F", "-", data=SEED_MESSAGE.encode())
-    # The all-zero old value makes the update fail if the branch exists: create, never move.
-    git("update-ref", f"refs/heads/{branch}", commit, "0" * 40, check=False)
-    return git("rev-parse", "--verify", f"refs/heads/{branch}") == commit

@@ -1,0 +1,159 @@
+"""Publishing one phase's leaderboard: render the board built from the store and publish it
+through a `Publisher`; reveal a phase's per-task results; show the board on the terminal.
+
+I/O: reads the scoring database (through `build_phase_board`) and the published README and board
+file through the publisher; writes through the publisher (one commit, or none when unchanged).
+
+Errors: `publish_phase` / `reveal_phase` return "refused" and "frozen" as results, and raise
+`PublishTransientError` (network, timeout, lost races: try again on a later tick) and
+`PublishPermanentError` (credentials, unknown repository, README without markers: fix the
+configuration) from the package's `publish`; `reveal_phase` raises `PhaseStillScoring`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from worker.errors import WorkerError
+from worker.leaderboard.board import ScoreReader, build_phase_board
+from worker.leaderboard.publish import (
+    Publisher,
+    PublishPermanentError,
+    PublishResult,
+    publish_board,
+)
+from worker.leaderboard.remote import TEMPLATE_DIR, template_readme
+from worker.leaderboard.render import (
+    board_files,
+    board_table,
+    commit_message,
+    json_path,
+    readme_from_template,
+    readme_with_board,
+)
+from worker.settings import Settings
+from worker.store import RECEIVED, RUNNING
+
+log = logging.getLogger(__name__)
+
+
+class PhaseStillScoring(WorkerError):
+    """A phase cannot be revealed while submissions are still waiting or being scored."""
+
+
+# ---- publishing --------------------------------------------------------------------------------
+
+
+def publish_phase(
+    store: ScoreReader,
+    phase: str,
+    settings: Settings,
+    publisher: Publisher,
+    *,
+    explanation: str | None = None,
+    template_dir: Path = TEMPLATE_DIR,
+) -> PublishResult:
+    """Render the phase from the database and publish it (one commit, or none if unchanged).
+
+    A frozen phase is not rendered or published ("frozen"); a board that drops a published entry
+    or is empty is "refused" unless `explanation` is given (`publish.publish_board`).
+    Revealed: when configured, or when the published board already is (per-task results cannot
+    be taken back, so a phase never flips back). Raises PublishTransientError — the caller
+    retries on a later tick — and PublishPermanentError.
+    """
+    return _publish(store, phase, settings, publisher, explanation, None, template_dir)
+
+
+def reveal_phase(
+    store: ScoreReader,
+    phase: str,
+    settings: Settings,
+    publisher: Publisher,
+    *,
+    force: bool = False,
+    explanation: str | None = None,
+    template_dir: Path = TEMPLATE_DIR,
+) -> PublishResult:
+    """Publish the phase with its per-task results, whatever `revealed_phases` says.
+
+    Raises PhaseStillScoring while submissions of the phase are received or running, unless
+    `force`. A frozen phase stays frozen: take it out of `frozen_phases` to reveal it. Add the
+    phase to `revealed_phases` too; later publications keep it revealed either way.
+    """
+    waiting = [s for s in store.list_submissions(phase=phase) if s.status in (RECEIVED, RUNNING)]
+    if waiting and not force:
+        shown = ", ".join(f"{s.source} {s.pk} ({s.status})" for s in waiting[:10])
+        raise PhaseStillScoring(
+            f"phase {phase!r} still has {len(waiting)} submission(s) waiting or being scored "
+            f"({shown}); reveal once they are done, or force it"
+        )
+    return _publish(store, phase, settings, publisher, explanation, True, template_dir)
+
+
+def show_phase(
+    store: ScoreReader, phase: str, settings: Settings, *, revealed: bool | None = None
+) -> str:
+    """The phase's Markdown table and notes, for the terminal; nothing is published."""
+    board, notes = build_phase_board(store, phase, settings, revealed=revealed)
+    table = board_table(board) if board.rows else "No scored submissions yet."
+    return "\n".join([table, *(f"note: {n}" for n in notes)])
+
+
+def _publish(
+    store: ScoreReader,
+    phase: str,
+    settings: Settings,
+    publisher: Publisher,
+    explanation: str | None,
+    revealed: bool | None,
+    template_dir: Path,
+) -> PublishResult:
+    if phase in settings.leaderboard.frozen_phases:
+        # Skip the rendering too: the worker publishes after every finished submission.
+        log.info("leaderboard %s: frozen, not republished", phase)
+        return PublishResult("frozen", reason=f"phase {phase!r} is frozen")
+    readme = _published_readme(publisher, settings.title, template_dir)
+    if revealed is None:
+        revealed = phase in settings.leaderboard.revealed_phases or _published_revealed(
+            publisher, phase
+        )
+    board, notes = build_phase_board(store, phase, settings, revealed=revealed)
+    try:
+        readme_with_board(readme, board)
+    except ValueError as exc:
+        raise PublishPermanentError(f"README.md on the leaderboard branch: {exc}") from None
+    result = publish_board(
+        publisher,
+        board_files(board, readme),
+        commit_message(board),
+        phase=phase,
+        explanation=explanation,
+    )
+    log.info(
+        "leaderboard %s: %s, %d entries%s, %s%s",
+        phase, result.status, len(board.rows), " (revealed)" if board.revealed else "",
+        result.sha or result.reason, "".join(f"; {n}" for n in notes),
+    )  # fmt: skip
+    return result
+
+
+def _published_readme(publisher: Publisher, title: str, template_dir: Path) -> str:
+    data = publisher.read("README.md")
+    if data is None:
+        return readme_from_template(template_readme(template_dir), title)
+    try:
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise PublishPermanentError(f"README.md on the leaderboard branch: {exc}") from None
+
+
+def _published_revealed(publisher: Publisher, phase: str) -> bool:
+    data = publisher.read(json_path(phase))
+    try:
+        return data is not None and json.loads(data).get("revealed") is True
+    except (ValueError, AttributeError):
+        return False  # publish_board reports a broken board file
+
+
