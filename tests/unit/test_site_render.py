@@ -1,0 +1,156 @@
+"""The static leaderboard site as files: structure, escaping, determinism, the phase index."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from tests.site_boards import TASKS, synthetic_board
+from worker.leaderboard import Board, board_csv, board_json, entry_policy, plain_name, shortened
+from worker.site import (
+    SitePhase,
+    SitePicture,
+    merged_phases,
+    phases_json,
+    published_phases,
+    site_files,
+)
+
+from .test_leaderboard_render import HOSTILE, _board, _row
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and the text inside each row heading of the board."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.row_heads: list[str] = []
+        self._in_row_head = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "th" and dict(attrs).get("scope") == "row" and "data-value" in dict(attrs):
+            self._in_row_head = 1
+            self.row_heads.append("")
+        elif self._in_row_head and tag in ("span",):
+            self._in_row_head += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._in_row_head and tag == "span":
+            self._in_row_head -= 1
+        elif self._in_row_head and tag == "th":
+            self._in_row_head = 0
+
+    def handle_data(self, data: str) -> None:
+        if self._in_row_head == 1:
+            self.row_heads[-1] += data
+
+
+def _files(board: Board, **kw: object) -> dict[str, bytes]:
+    return site_files(
+        board,
+        challenge_title="Demo <challenge>",
+        policy=entry_policy(board),
+        data={"json": board_json(board), "csv": board_csv(board)},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _page(files: dict[str, bytes], phase: str = "final") -> str:
+    return files[f"docs/{phase}/index.html"].decode()
+
+
+def test_site_files_of_a_phase() -> None:
+    board = synthetic_board(revealed=False)
+    files = _files(board)
+    assert set(files) == {
+        "docs/.nojekyll", "docs/index.html", "docs/phases.json", "docs/assets/site.css",
+        "docs/assets/site.js", "docs/final/index.html", "docs/final/board.json",
+        "docs/final/board.csv",
+    }  # fmt: skip
+    assert files["docs/final/board.json"] == board_json(board)
+    page = _page(files)
+    parsed = Elements()
+    parsed.feed(page)
+    rows = [a for t, a in parsed.tags if t == "tr" and "data-search" in a]
+    assert len(rows) == len(board.rows) == 12
+    headers = [a for t, a in parsed.tags if t == "th" and a.get("scope") == "col"]
+    assert len(headers) >= 7 and all("data-sort" in h for h in headers[:7])
+    assert [a.get("aria-sort") for a in headers[:7]] == ["ascending"] + [None] * 6
+    assert parsed.row_heads[:3] == [r.team for r in board.rows[:3]]
+    assert "baseline" in page and "Rank evolution" in page and "Team histories" in page
+
+
+def test_hostile_names_stay_text() -> None:
+    rows = [_row(name, i + 1) for i, name in enumerate(HOSTILE)]
+    rows.append(_row('"><img src=x onerror=alert(1)>', len(HOSTILE) + 1, method="<b>m</b>"))
+    board = _board(rows)
+    files = _files(board)
+    for path in ("docs/final/index.html", "docs/index.html"):
+        parsed = Elements()
+        parsed.feed(files[path].decode())
+        tags = [t for t, _ in parsed.tags]
+        assert tags.count("script") == 1, path  # ours only
+        assert "img" not in tags and "b" not in tags, path
+        assert not any(k.startswith("on") for _, a in parsed.tags for k in a), path
+    parsed = Elements()
+    parsed.feed(_page(files))
+    expected = [shortened(plain_name(r.team), 60) or "–" for r in board.rows]
+    assert parsed.row_heads == expected
+    assert len([1 for t, a in parsed.tags if t == "tr" and "data-search" in a]) == len(rows)
+    page = _page(files)
+    assert "\u202e" not in page and "\x1b" not in page and "\u2067" not in page
+    assert "<!-- LEADERBOARD" not in page
+
+
+def test_rendering_is_byte_identical() -> None:
+    assert _files(synthetic_board(revealed=True)) == _files(synthetic_board(revealed=True))
+
+
+def test_nothing_per_task_in_the_site_before_reveal() -> None:
+    hidden = _files(synthetic_board(revealed=False))
+    # <wbr> (a line-break opportunity in long task names) must not hide a name from the check
+    text = "\n".join(b.decode() for b in hidden.values()).replace("<wbr>", "")
+    for task in TASKS:
+        assert task not in text
+    assert "Hidden tasks" not in text
+    shown = _files(synthetic_board(revealed=True))
+    page = _page(shown).replace("<wbr>", "")
+    assert all(task in page for task in TASKS) and "Task weight" in page
+
+
+def test_pictures_only_for_revealed_phases_with_safe_names() -> None:
+    picture = SitePicture("capability_map.png", "Capability map", b"\x89PNG fake")
+    with pytest.raises(ValueError, match="not revealed"):
+        _files(synthetic_board(revealed=False), pictures=[picture])
+    with pytest.raises(ValueError, match="file names"):
+        _files(synthetic_board(revealed=True), pictures=[SitePicture("../x.png", "x", b"")])
+    files = _files(synthetic_board(revealed=True), pictures=[picture])
+    assert files["docs/final/capability_map.png"] == b"\x89PNG fake"
+    assert 'src="capability_map.png" alt="Capability map"' in _page(files)
+
+
+def test_the_index_keeps_earlier_phases_in_order() -> None:
+    old = SitePhase("dev", "Phase dev", 4, "2026-01-01T00:00:00Z", False)
+    stale = SitePhase("final", "Phase final", 1, "2026-01-02T00:00:00Z", False)
+    board = synthetic_board(revealed=False)
+    merged = merged_phases([old, stale], board)
+    assert [p.phase for p in merged] == ["dev", "final"] and merged[1].entries == 12
+    assert published_phases(phases_json(merged)) == merged
+    assert published_phases(b"not json") == [] and published_phases(None) == []
+    files = _files(board, published=[old])
+    index = files["docs/index.html"].decode()
+    assert index.index('href="dev/"') < index.index('href="final/"')
+    assert json.loads(files["docs/phases.json"])["phases"][0]["phase"] == "dev"
+
+
+def test_an_empty_board_renders() -> None:
+    board = Board(
+        phase="dev", title="Phase dev", rows=(), updated_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    page = _page(_files(board), "dev")
+    assert "No scored submissions yet." in page and "<table" not in page
