@@ -277,7 +277,7 @@ def phase_page(
     revealed = revealed_section(board, pictures) if board.revealed else ""
     body = (
         '<a class="skip" href="#board">Skip to the leaderboard</a>\n'
-        f'<header class="top"><p class="crumbs"><a href="../">{challenge}</a></p>\n'
+        f'<header class="top"><p class="crumbs"><a href="../index.html">{challenge}</a></p>\n'
         f"<h1>{title}</h1>\n"
         f'<p class="meta">Updated {_when(board.updated_at)} UTC · {n} '
         f"entr{'ies' if n != 1 else 'y'} · {state}</p></header>\n"
@@ -304,7 +304,7 @@ def index_page(challenge_title: str, phases: Sequence[SitePhase]) -> str:
     """The site's front page: every published phase."""
     challenge = name_html(challenge_title, 80)
     items = "".join(
-        f'<li><a href="{html.escape(p.phase)}/"><span class="phase-title">'
+        f'<li><a href="{html.escape(p.phase)}/index.html"><span class="phase-title">'
         f'{name_html(p.title, 80)}</span></a> <span class="meta">{p.entries} '
         f"entr{'ies' if p.entries != 1 else 'y'} · updated "
         f'<time datetime="{html.escape(p.updated)}">{html.escape(p.updated[:16].replace("T", " "))}'

@@ -156,6 +156,17 @@ def test_the_table_shows_the_board_in_rank_order(browser, site, boards) -> None:
     assert _aria_sort(browser) == {"Rank": "ascending"}
 
 
+def test_the_index_leads_to_the_phase_and_back(browser, site) -> None:
+    browser.get(f"{site}/hidden/docs/")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Demo hidden-task embedding challenge"
+    link = browser.find_element(By.CSS_SELECTOR, ".phases a")
+    assert link.text == "Phase final"
+    link.click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Phase final"
+    browser.find_element(By.CSS_SELECTOR, ".crumbs a").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Demo hidden-task embedding challenge"
+
+
 def test_sorting_by_clicks_and_by_keyboard(browser, site, boards) -> None:
     _open(browser, f"{site}/hidden/docs/final/")
     rows = boards["hidden"].rows

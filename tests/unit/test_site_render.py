@@ -144,7 +144,7 @@ def test_the_index_keeps_earlier_phases_in_order() -> None:
     assert published_phases(b"not json") == [] and published_phases(None) == []
     files = _files(board, published=[old])
     index = files["docs/index.html"].decode()
-    assert index.index('href="dev/"') < index.index('href="final/"')
+    assert index.index('href="dev/index.html"') < index.index('href="final/index.html"')
     assert json.loads(files["docs/phases.json"])["phases"][0]["phase"] == "dev"
 
 
