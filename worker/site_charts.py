@@ -202,15 +202,32 @@ def interval_bar(low: int, high: int, place: int, scale: int) -> str:
     )
 
 
+def relative_luminance(red: float, green: float, blue: float) -> float:
+    """WCAG 2 relative luminance of an sRGB colour with channels in [0, 1]."""
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+def contrast_ratio(first: float, second: float) -> float:
+    """WCAG 2 contrast ratio of two relative luminances (1 to 21)."""
+    light, dark = max(first, second), min(first, second)
+    return (light + 0.05) / (dark + 0.05)
+
+
 def heat_colours(value: float, low: float, high: float) -> tuple[str, str]:
-    """(background, text) for a Q cell: viridis on the board's range, black or white text by
-    luminance (the PNG heatmap's rule), grey for a missing value."""
+    """(background, text) for a Q cell: viridis on the board's range, black or white text,
+    whichever contrasts more (never below 4.5:1 on viridis), grey for a missing value. (The
+    PNG's simpler brightness rule gives white on mid teal, 3.9:1: too little for a page.)"""
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
     if not math.isfinite(value):
-        return "#d9d9d9", "#1a1a1a"
+        return "#d9d9d9", "#000000"
     share = 0.5 if high <= low else (value - low) / (high - low)
     red, green, blue, _ = colormaps["viridis"](share)
-    light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
-    return to_hex((red, green, blue)), "#000000" if light else "#ffffff"
+    luminance = relative_luminance(red, green, blue)
+    black = contrast_ratio(luminance, 0.0) >= contrast_ratio(luminance, 1.0)
+    return to_hex((red, green, blue)), "#000000" if black else "#ffffff"

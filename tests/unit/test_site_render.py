@@ -18,6 +18,7 @@ from worker.site import (
     published_phases,
     site_files,
 )
+from worker.site_charts import contrast_ratio, heat_colours, relative_luminance
 
 from .test_leaderboard_render import HOSTILE, _board, _row
 
@@ -146,6 +147,18 @@ def test_the_index_keeps_earlier_phases_in_order() -> None:
     index = files["docs/index.html"].decode()
     assert index.index('href="dev/index.html"') < index.index('href="final/index.html"')
     assert json.loads(files["docs/phases.json"])["phases"][0]["phase"] == "dev"
+
+
+def test_heatmap_text_keeps_aa_contrast_everywhere_on_the_colour_scale() -> None:
+    from matplotlib.colors import to_rgb
+
+    for step in range(101):
+        background, text = heat_colours(step / 100, 0.0, 1.0)
+        ratio = contrast_ratio(
+            relative_luminance(*to_rgb(background)), relative_luminance(*to_rgb(text))
+        )
+        assert ratio >= 4.5, (step, background, text, ratio)
+    assert heat_colours(float("nan"), 0.0, 1.0) == ("#d9d9d9", "#000000")
 
 
 def test_an_empty_board_renders() -> None:
