@@ -10,7 +10,8 @@ built and nothing is loaded from elsewhere when someone views it:
     docs/<phase>/index.html            table, rank evolution, team histories; after the reveal
                                        the per-task heatmap and the analysis pictures
     docs/<phase>/board.json, .csv      the same bytes as leaderboard/<phase>.json / .csv
-    docs/<phase>/<picture>.png         analysis pictures (revealed phases only)
+    docs/<phase>/<picture>.png         analysis pictures (revealed phases only; listed in
+                                       phases.json, so later publications keep linking them)
 
 `site_files` renders one phase (the one being published) plus the index, from the same `Board`
 the README, JSON, CSV and PNGs come from: no value is computed twice. The index lists the phases
@@ -52,22 +53,36 @@ def published_phases(document: bytes | None) -> list[SitePhase]:
                 entries=int(p["entries"]),
                 updated=str(p["updated"]),
                 revealed=bool(p["revealed"]),
+                pictures=tuple(
+                    (str(name), str(title))
+                    for name, title in p.get("pictures", [])
+                    if _PICTURE_NAME.match(str(name))
+                ),
             )
             for p in listed
         ]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return []
     return [p for p in phases if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", p.phase)]
 
 
-def merged_phases(published: Sequence[SitePhase], board: Board) -> list[SitePhase]:
-    """The published list with this board's phase added or updated in place."""
+def merged_phases(
+    published: Sequence[SitePhase], board: Board, pictures: Sequence[SitePicture] = ()
+) -> list[SitePhase]:
+    """The published list with this board's phase added or updated in place. The phase keeps
+    the pictures published with it earlier unless new ones are given (their files stay in the
+    repository, so later publications link them without being handed them again)."""
+    before = next((p for p in published if p.phase == board.phase), None)
+    links = tuple((p.file_name, p.title) for p in pictures)
+    if not links and before is not None and board.revealed:
+        links = before.pictures
     current = SitePhase(
         phase=board.phase,
         title=board.title,
         entries=len(board.rows),
         updated=utc(board.updated_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
         revealed=board.revealed,
+        pictures=links,
     )
     phases = [current if p.phase == board.phase else p for p in published]
     return phases if any(p.phase == board.phase for p in phases) else [*phases, current]
@@ -78,7 +93,7 @@ def phases_json(phases: Sequence[SitePhase]) -> bytes:
         "schema_version": 1,
         "phases": [
             {"phase": p.phase, "title": p.title, "entries": p.entries, "updated": p.updated,
-             "revealed": p.revealed}
+             "revealed": p.revealed, "pictures": [list(link) for link in p.pictures]}
             for p in phases
         ],
     }  # fmt: skip
@@ -113,12 +128,13 @@ def site_files(
                 f"picture file names must match {_PICTURE_NAME.pattern}, got {picture.file_name!r}"
             )
     folder = site_phase_dir(board.phase)
-    phases = merged_phases(published, board)
+    phases = merged_phases(published, board, pictures)
+    links = next(p.pictures for p in phases if p.phase == board.phase)
     files = {
         f"{SITE_DIR}/.nojekyll": b"",
         f"{SITE_DIR}/index.html": index_page(challenge_title, phases).encode(),
         PHASES_PATH: phases_json(phases),
-        f"{folder}/index.html": phase_page(board, challenge_title, policy, pictures).encode(),
+        f"{folder}/index.html": phase_page(board, challenge_title, policy, links).encode(),
         f"{folder}/board.json": data["json"],
         f"{folder}/board.csv": data["csv"],
         **site_assets(),

@@ -5,7 +5,9 @@ Drawn from the same `Board` values as the PNGs (`worker.leaderboard_plots`), wit
 (matplotlib's tab10/tab20 for competitors, greys for baselines, viridis for Q) and the same rule
 for baselines (a baseline's place p is drawn at p - 0.5, between the competitors it separates).
 SVG scales with the page (viewBox), so one picture serves a phone and a desktop; every untrusted
-name reaches the markup only through `name_html` (plain, HTML-escaped).
+name reaches the markup only through `name_html` (plain, HTML-escaped). Coordinates and bar
+positions are integers: the site adds no decimal number of its own to the board's values (so a
+leak check that searches the published files for per-task numbers cannot hit a coordinate).
 """
 
 from __future__ import annotations
@@ -80,12 +82,12 @@ def _steps(points: Sequence[tuple[float, float]]) -> str:
     if not points:
         return ""
     (x0, y0), parts = points[0], []
-    parts.append(f"M{x0:.1f},{y0:.1f}")
+    parts.append(f"M{x0:.0f},{y0:.0f}")
     previous_y = y0
     for x, y in points[1:]:
-        parts.append(f"H{x:.1f}")
+        parts.append(f"H{x:.0f}")
         if y != previous_y:
-            parts.append(f"V{y:.1f}")
+            parts.append(f"V{y:.0f}")
         previous_y = y
     return "".join(parts)
 
@@ -129,21 +131,21 @@ def rank_chart_svg(board: Board) -> str:
     for place in range(1, top + 1):
         if place % step == 0 or place == 1:
             out.append(
-                f'<line x1="{_LEFT}" x2="{CHART_WIDTH - _RIGHT}" y1="{y(place):.1f}" '
-                f'y2="{y(place):.1f}"/><text x="{_LEFT - 8}" y="{y(place) + 4:.1f}" '
+                f'<line x1="{_LEFT}" x2="{CHART_WIDTH - _RIGHT}" y1="{y(place):.0f}" '
+                f'y2="{y(place):.0f}"/><text x="{_LEFT - 8}" y="{y(place) + 4:.0f}" '
                 f'text-anchor="end">{place}</text>'
             )
     out.append("</g>")
     axis_y = height - _BOTTOM + 24
     out.append(
-        f'<text class="axis" x="{_LEFT + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+        f'<text class="axis" x="{_LEFT + plot_w / 2:.0f}" y="{height - 6}" text-anchor="middle">'
         "Finished submissions in order</text>"
     )
     tick = max(1, math.ceil(n_snaps / 10))
     for n in range(1, n_snaps + 1):
         if n == 1 or n % tick == 0:
             out.append(
-                f'<text class="tick" x="{x(n):.1f}" y="{axis_y}" text-anchor="middle">{n}</text>'
+                f'<text class="tick" x="{x(n):.0f}" y="{axis_y}" text-anchor="middle">{n}</text>'
             )
     for s in rank_series(board):
         drawn = [(x(n), y(p)) for n, p in _changes(s.points)]
@@ -157,7 +159,7 @@ def rank_chart_svg(board: Board) -> str:
         )
         places = dict(s.points)
         out.extend(
-            f'<circle cx="{x(n):.1f}" cy="{y(places[n]):.1f}" r="3.5"/>'
+            f'<circle cx="{x(n):.0f}" cy="{y(places[n]):.0f}" r="4"/>'
             for n in s.own
             if n in places
         )
@@ -190,15 +192,15 @@ def sparkline_svg(board: Board, series: Series, width: int = 240, height: int = 
 
 def interval_bar(low: int, high: int, place: int, scale: int) -> str:
     """A small bar: the rank interval as a segment on 1..scale, a tick at the entry's place.
-    Decorative (the interval is also written as text next to it); positions are shares of the
-    track in custom properties, the stylesheet places them."""
+    Decorative (the interval is also written as text next to it); positions are per-mille of
+    the track in custom properties, the stylesheet places them."""
 
-    def at(rank: float) -> float:
-        return (rank - 1) / (scale - 1) if scale > 1 else 0.5
+    def at(rank: float) -> int:
+        return round(1000 * (rank - 1) / (scale - 1)) if scale > 1 else 500
 
     return (
-        f'<span class="bar" aria-hidden="true" style="--a:{at(low):.3f};--b:{at(high):.3f};'
-        f'--p:{at(place):.3f}"><span class="seg"></span><span class="dot"></span></span>'
+        f'<span class="bar" aria-hidden="true" style="--a:{at(low)};--b:{at(high)};'
+        f'--p:{at(place)}"><span class="seg"></span><span class="dot"></span></span>'
     )
 
 

@@ -52,6 +52,7 @@ class SitePhase:
     entries: int
     updated: str  # ISO 8601, UTC
     revealed: bool
+    pictures: tuple[tuple[str, str], ...] = ()  # (file name, title) in the phase folder
 
 
 def _when(moment: datetime) -> str:
@@ -183,8 +184,9 @@ def _history_item(board: Board, row: BoardRow, series: Series) -> str:
     )
 
 
-def revealed_section(board: Board, pictures: Sequence[SitePicture]) -> str:
-    """Per-task Q heatmap with the task weights, and the analysis pictures. Revealed only."""
+def revealed_section(board: Board, pictures: Sequence[tuple[str, str]]) -> str:
+    """Per-task Q heatmap with the task weights, and the analysis pictures ((file name, title)
+    in the phase folder). Revealed only."""
     if not board.revealed:
         raise ValueError(f"phase {board.phase!r} is not revealed: per-task results must not leave")
     values = [q for r in board.rows for q in r.task_q.values() if q == q]
@@ -213,9 +215,9 @@ def revealed_section(board: Board, pictures: Sequence[SitePicture]) -> str:
             f'<th scope="row"><bdi>{name_html(row.team, 40)}</bdi></th>{"".join(cells)}</tr>'
         )
     figures = "".join(
-        f'<figure><img src="{html.escape(p.file_name, quote=True)}" alt="{html.escape(p.title)}" '
-        f'loading="lazy"><figcaption>{html.escape(p.title)}</figcaption></figure>'
-        for p in pictures
+        f'<figure><img src="{html.escape(name, quote=True)}" alt="{html.escape(title)}" '
+        f'loading="lazy"><figcaption>{html.escape(title)}</figcaption></figure>'
+        for name, title in pictures
     )
     analysis = (
         f'<h3 id="analysis-heading">Analysis</h3><div class="figures">{figures}</div>'
@@ -238,7 +240,7 @@ def revealed_section(board: Board, pictures: Sequence[SitePicture]) -> str:
 
 
 def phase_page(
-    board: Board, challenge_title: str, policy: str, pictures: Sequence[SitePicture] = ()
+    board: Board, challenge_title: str, policy: str, pictures: Sequence[tuple[str, str]] = ()
 ) -> str:
     """The page of one phase (`docs/<phase>/index.html`)."""
     title = name_html(board.title, 80)

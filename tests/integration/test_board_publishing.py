@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import html
 import io
 import json
 import re
@@ -328,6 +329,16 @@ def test_publish_puts_the_board_in_the_repository(
     png = (clone / "plots" / f"{PHASE}_rank_evolution.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     assert not (clone / "plots" / f"{PHASE}_task_q.png").exists()
+    # The web page under docs/ shows the same board (hostile-name and browser checks: test_site_*).
+    page = (clone / "docs" / PHASE / "index.html").read_text()
+    row_heads = re.findall(r'<th scope="row" data-value="[^"]*"><a [^>]*><bdi>([^<]*)<', page)
+    assert [html.unescape(m) for m in row_heads] == [team for _, team in EXPECTED]
+    assert (clone / "docs" / PHASE / "board.json").read_bytes() == (
+        clone / "leaderboard" / f"{PHASE}.json"
+    ).read_bytes()
+    site = {p.name for p in (clone / "docs").iterdir()}
+    assert {"index.html", "phases.json", ".nojekyll"} <= site
+    assert (clone / "docs" / "assets" / "site.js").is_file()
 
 
 def test_unchanged_board_makes_no_commit_and_a_better_submission_one(
@@ -471,6 +482,8 @@ def test_nothing_per_task_leaves_before_the_reveal_and_all_of_it_after(
     document = json.loads((clone / "leaderboard" / f"{PHASE}.json").read_text())
     assert document["revealed"] is True and document["tasks"] == list(TASKS)
     assert (clone / "plots" / f"{PHASE}_task_q.png").read_bytes().startswith(b"\x89PNG")
+    page = (clone / "docs" / PHASE / "index.html").read_text().replace("<wbr>", "")
+    assert "Hidden tasks (revealed)" in page and all(t in page for t in TASKS)
     # Not in revealed_phases, yet the next publication keeps the phase revealed.
     submit(store, Spec(22, "Harbor Nets", 220, 0.21))
     assert publish_phase(store, PHASE, settings, publisher).status == "committed"

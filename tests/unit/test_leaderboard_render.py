@@ -29,6 +29,7 @@ from worker.leaderboard import (
     board_json,
     board_table,
     commit_message,
+    entry_policy,
     markdown_cell,
     phase_markers,
     rank_evolution_png,
@@ -37,6 +38,7 @@ from worker.leaderboard import (
     readme_with_board,
     task_heatmap_png,
 )
+from worker.site import site_assets, site_files
 
 TEMPLATE = (Path(__file__).parents[2] / "leaderboard_repo_template" / "README_base.md").read_text()
 T0 = datetime(2025, 4, 1, 8, 30, tzinfo=UTC)
@@ -333,6 +335,17 @@ def _secret_strings() -> list[str]:
     return [*SECRET_TASKS, "zebracorn", "quokka", *formats]
 
 
+def _site(board: Board, files: dict[str, bytes]) -> dict[str, bytes]:
+    """The site files a publication of `board` adds (worker.board does the same)."""
+    return site_files(
+        board,
+        challenge_title="Leak check",
+        policy=entry_policy(board),
+        data={"json": files[f"leaderboard/{board.phase}.json"],
+              "csv": files[f"leaderboard/{board.phase}.csv"]},
+    )  # fmt: skip
+
+
 def test_nothing_per_task_leaves_before_reveal() -> None:
     board = _secret_board(revealed=False)
     files = board_files(board, TEMPLATE)
@@ -340,7 +353,16 @@ def test_nothing_per_task_leaves_before_reveal() -> None:
         "README.md", "leaderboard/final.json", "leaderboard/final.csv",
         "plots/final_rank_evolution.png",
     }  # fmt: skip
-    texts = {p: b.decode() for p, b in files.items() if not p.endswith(".png")}
+    site = _site(board, files)
+    # The stylesheet and script are package files, the same for every board (so they carry no
+    # board value); their own numbers (CSS lengths) are left out of the number check below.
+    assets = {p: b for p, b in site.items() if p.startswith("docs/assets/")}
+    assert assets == site_assets()
+    for path, data in assets.items():
+        assert not any(name in data.decode() for name in ("zebracorn", "quokka")), path
+    files |= {p: b for p, b in site.items() if p not in assets}
+    assert {"docs/index.html", "docs/final/index.html", "docs/phases.json"} <= set(files)
+    texts = {p: b.decode().replace("<wbr>", "") for p, b in files.items() if not p.endswith(".png")}
     texts["commit message"] = commit_message(board)
     for path, png in files.items():
         if path.endswith(".png"):
@@ -355,6 +377,9 @@ def test_nothing_per_task_leaves_before_reveal() -> None:
 
 def test_per_task_detail_appears_once_revealed() -> None:
     files = board_files(_secret_board(revealed=True), TEMPLATE)
+    page = _site(_secret_board(revealed=True), files)["docs/final/index.html"].decode()
+    assert all(t in page.replace("<wbr>", "") for t in SECRET_TASKS)
+    assert '87.7<span class="task-rank"> (1)' in page
     assert "plots/final_task_q.png" in files
     readme = files["README.md"].decode()
     for task in SECRET_TASKS:

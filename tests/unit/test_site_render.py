@@ -133,6 +133,12 @@ def test_pictures_only_for_revealed_phases_with_safe_names() -> None:
     files = _files(synthetic_board(revealed=True), pictures=[picture])
     assert files["docs/final/capability_map.png"] == b"\x89PNG fake"
     assert 'src="capability_map.png" alt="Capability map"' in _page(files)
+    # A later publication without the pictures still links the ones already published.
+    later = _files(
+        synthetic_board(revealed=True), published=published_phases(files["docs/phases.json"])
+    )
+    assert "docs/final/capability_map.png" not in later
+    assert 'src="capability_map.png" alt="Capability map"' in _page(later)
 
 
 def test_the_index_keeps_earlier_phases_in_order() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from worker.errors import WorkerError
@@ -29,11 +30,14 @@ from worker.leaderboard.render import (
     board_files,
     board_table,
     commit_message,
+    csv_path,
+    entry_policy,
     json_path,
     readme_from_template,
     readme_with_board,
 )
 from worker.settings import Settings
+from worker.site import PHASES_PATH, SitePicture, published_phases, site_files
 from worker.store import RECEIVED, RUNNING
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ def publish_phase(
     *,
     explanation: str | None = None,
     template_dir: Path = TEMPLATE_DIR,
+    pictures: Sequence[SitePicture] = (),
 ) -> PublishResult:
     """Render the phase from the database and publish it (one commit, or none if unchanged).
 
@@ -63,7 +68,7 @@ def publish_phase(
     be taken back, so a phase never flips back). Raises PublishTransientError — the caller
     retries on a later tick — and PublishPermanentError.
     """
-    return _publish(store, phase, settings, publisher, explanation, None, template_dir)
+    return _publish(store, phase, settings, publisher, explanation, None, template_dir, pictures)
 
 
 def reveal_phase(
@@ -75,8 +80,12 @@ def reveal_phase(
     force: bool = False,
     explanation: str | None = None,
     template_dir: Path = TEMPLATE_DIR,
+    pictures: Sequence[SitePicture] = (),
 ) -> PublishResult:
     """Publish the phase with its per-task results, whatever `revealed_phases` says.
+
+    `pictures` (e.g. the post-reveal analysis' PNGs) are published with the phase's web page
+    and stay linked from it afterwards.
 
     Raises PhaseStillScoring while submissions of the phase are received or running, unless
     `force`. A frozen phase stays frozen: take it out of `frozen_phases` to reveal it. Add the
@@ -89,7 +98,7 @@ def reveal_phase(
             f"phase {phase!r} still has {len(waiting)} submission(s) waiting or being scored "
             f"({shown}); reveal once they are done, or force it"
         )
-    return _publish(store, phase, settings, publisher, explanation, True, template_dir)
+    return _publish(store, phase, settings, publisher, explanation, True, template_dir, pictures)
 
 
 def show_phase(
@@ -109,6 +118,7 @@ def _publish(
     explanation: str | None,
     revealed: bool | None,
     template_dir: Path,
+    pictures: Sequence[SitePicture] = (),
 ) -> PublishResult:
     if phase in settings.leaderboard.frozen_phases:
         # Skip the rendering too: the worker publishes after every finished submission.
@@ -124,9 +134,18 @@ def _publish(
         readme_with_board(readme, board)
     except ValueError as exc:
         raise PublishPermanentError(f"README.md on the leaderboard branch: {exc}") from None
+    files = board_files(board, readme)
+    files |= site_files(  # the web page under docs/, from the same board
+        board,
+        challenge_title=settings.title,
+        policy=entry_policy(board),
+        data={"json": files[json_path(phase)], "csv": files[csv_path(phase)]},
+        published=published_phases(publisher.read(PHASES_PATH)),
+        pictures=pictures,
+    )
     result = publish_board(
         publisher,
-        board_files(board, readme),
+        files,
         commit_message(board),
         phase=phase,
         explanation=explanation,
