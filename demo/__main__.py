@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  scoring database      {out / 'var' / 'scores.db'} (SQLite; every per-split score)")
     print(f"  published leaderboard {view / 'README.md'} (a clone of {out / 'leaderboard.git'})")
     print(f"  rank evolution plot   {view / 'plots'}")
+    print(f"  leaderboard site      {view / 'docs' / 'index.html'} (open it in a browser)")
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s")
     return 0
 

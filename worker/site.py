@@ -131,7 +131,7 @@ def site_files(
     phases = merged_phases(published, board, pictures)
     links = next(p.pictures for p in phases if p.phase == board.phase)
     files = {
-        f"{SITE_DIR}/.nojekyll": b"",
+        f"{SITE_DIR}/.nojekyll": b"GitHub Pages: serve these files as they are (no Jekyll).\n",
         f"{SITE_DIR}/index.html": index_page(challenge_title, phases).encode(),
         PHASES_PATH: phases_json(phases),
         f"{folder}/index.html": phase_page(board, challenge_title, policy, links).encode(),

@@ -26,6 +26,10 @@ def test_demo_scores_publishes_and_says_where_to_look(tmp_path: Path):
     readme = (out / "leaderboard-view" / "README.md").read_text()
     assert "## Phase final" in readme and "## Phase dev" in readme
     assert (out / "leaderboard-view" / "plots" / "final_rank_evolution.png").exists()
+    index = (out / "leaderboard-view" / "docs" / "index.html").read_text()
+    assert 'href="dev/index.html"' in index and 'href="final/index.html"' in index
+    page = (out / "leaderboard-view" / "docs" / "final" / "index.html").read_text()
+    assert "Orbital Encoders" in page and "Rank evolution" in page
     log = subprocess.run(["git", "-C", str(out / "leaderboard-view"), "log", "--format=%s"],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(log) == 3  # template seed + one commit per phase
