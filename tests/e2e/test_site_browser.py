@@ -265,8 +265,9 @@ def test_hostile_names_are_shown_as_text(browser, site, boards) -> None:
     assert browser.find_elements(By.CSS_SELECTOR, "main img") == []
 
 
-def test_a_phone_sees_the_page_without_sideways_scrolling(browser, site) -> None:
-    _open(browser, f"{site}/revealed/docs/final/", PHONE)
+@pytest.mark.parametrize("name", ["revealed", "hostile"])
+def test_a_phone_sees_the_page_without_sideways_scrolling(browser, site, name: str) -> None:
+    _open(browser, f"{site}/{name}/docs/final/", PHONE)
     page_width = browser.execute_script("return document.documentElement.scrollWidth")
     assert page_width <= PHONE[0]
     # The wide tables scroll inside their own region, which a keyboard can reach.
@@ -286,8 +287,12 @@ def _full_page_png(browser: WebDriver, size: tuple[int, int]) -> bytes:
     return browser.get_screenshot_as_png()
 
 
-@pytest.mark.parametrize("name", ["hidden", "revealed"])
-@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [("hidden", DESKTOP), ("hidden", PHONE), ("revealed", DESKTOP), ("revealed", PHONE),
+     ("hostile", PHONE)],
+    ids=["hidden-desktop", "hidden-phone", "revealed-desktop", "revealed-phone", "hostile-phone"],
+)  # fmt: skip
 def test_screenshots(browser, site, tmp_path, name: str, size: tuple[int, int]) -> None:
     _open(browser, f"{site}/{name}/docs/final/", size)
     browser.find_elements(By.CSS_SELECTOR, "table.board tbody th a")[1].click()  # one history open
