@@ -22,8 +22,7 @@ import pytest
 
 from tests.site_boards import TASKS, synthetic_board
 from tests.unit.test_leaderboard_render import HOSTILE, _board, _row
-from worker.leaderboard import Board, board_csv, board_json, entry_policy, plain_name, shortened
-from worker.site import site_files
+from worker.leaderboard import Board, plain_name, shortened, site_files
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -50,12 +49,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 def _write(root: Path, board: Board, title: str = "Demo hidden-task embedding challenge") -> None:
-    files = site_files(
-        board,
-        challenge_title=title,
-        policy=entry_policy(board),
-        data={"json": board_json(board), "csv": board_csv(board)},
-    )
+    files = site_files(board, challenge_title=title)
     for path, data in files.items():
         target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -29,16 +29,16 @@ from worker.leaderboard import (
     board_json,
     board_table,
     commit_message,
-    entry_policy,
     markdown_cell,
     phase_markers,
     rank_evolution_png,
     rank_history,
     readme_from_template,
     readme_with_board,
+    site_assets,
+    site_files,
     task_heatmap_png,
 )
-from worker.site import site_assets, site_files
 
 TEMPLATE = (Path(__file__).parents[2] / "leaderboard_repo_template" / "README_base.md").read_text()
 T0 = datetime(2025, 4, 1, 8, 30, tzinfo=UTC)
@@ -340,7 +340,6 @@ def _site(board: Board, files: dict[str, bytes]) -> dict[str, bytes]:
     return site_files(
         board,
         challenge_title="Leak check",
-        policy=entry_policy(board),
         data={"json": files[f"leaderboard/{board.phase}.json"],
               "csv": files[f"leaderboard/{board.phase}.csv"]},
     )  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -10,13 +9,14 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.site_boards import TASKS, synthetic_board
-from worker.leaderboard import Board, board_csv, board_json, entry_policy, plain_name, shortened
-from worker.site import (
+from worker.leaderboard import (
+    Board,
     SitePhase,
     SitePicture,
-    merged_phases,
-    phases_json,
+    board_json,
+    plain_name,
     published_phases,
+    shortened,
     site_files,
 )
 
@@ -52,13 +52,7 @@ class Elements(HTMLParser):
 
 
 def _files(board: Board, **kw: object) -> dict[str, bytes]:
-    return site_files(
-        board,
-        challenge_title="Demo <challenge>",
-        policy=entry_policy(board),
-        data={"json": board_json(board), "csv": board_csv(board)},
-        **kw,  # type: ignore[arg-type]
-    )
+    return site_files(board, challenge_title="Demo <challenge>", **kw)  # type: ignore[arg-type]
 
 
 def _page(files: dict[str, bytes], phase: str = "final") -> str:
@@ -145,14 +139,15 @@ def test_the_index_keeps_earlier_phases_in_order() -> None:
     old = SitePhase("dev", "Phase dev", 4, "2026-01-01T00:00:00Z", False)
     stale = SitePhase("final", "Phase final", 1, "2026-01-02T00:00:00Z", False)
     board = synthetic_board(revealed=False)
-    merged = merged_phases([old, stale], board)
-    assert [p.phase for p in merged] == ["dev", "final"] and merged[1].entries == 12
-    assert published_phases(phases_json(merged)) == merged
+    files = _files(board, published=[old, stale])
+    listed = published_phases(files["docs/phases.json"])
+    assert [(p.phase, p.entries) for p in listed] == [("dev", 4), ("final", 12)]
+    assert listed[0] == old and listed[1].updated == "2026-03-07T04:00:00Z"
     assert published_phases(b"not json") == [] and published_phases(None) == []
-    files = _files(board, published=[old])
-    index = files["docs/index.html"].decode()
+    assert published_phases(b'{"phases": [{"phase": "../x"}]}') == []
+    index = _files(board, published=[old])["docs/index.html"].decode()
     assert index.index('href="dev/index.html"') < index.index('href="final/index.html"')
-    assert json.loads(files["docs/phases.json"])["phases"][0]["phase"] == "dev"
+    assert "4 entries" in index and "12 entries" in index
 
 
 def _luminance(hex_colour: str) -> float:

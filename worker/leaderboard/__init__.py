@@ -1,5 +1,6 @@
 """The public leaderboard (a room of the worker): the board of a phase built from the store, its
-files (README section, JSON, CSV, plots) and their publication to a git remote or GitHub.
+files (README section, JSON, CSV, plots, the static site under docs/) and their publication to a
+git remote or GitHub.
 
 Public names (import them from `worker.leaderboard`; its modules are private to the package):
     build_phase_board, publish_phase, reveal_phase, show_phase    from the store to the remote
@@ -9,12 +10,15 @@ Public names (import them from `worker.leaderboard`; its modules are private to 
     board_files, board_table, board_json, board_csv, readme_with_board, readme_from_template,
     phase_markers, commit_message, markdown_cell, BEGIN, END      rendering (pure)
     rank_evolution_png, task_heatmap_png                          plots (pure)
+    site_files, site_assets, SitePicture, SitePhase, published_phases, PHASES_PATH,
+    entry_policy, plain_name, shortened                           the site (pure), name text
     Publisher, PublishResult, publish_board, GitPublisher, GitHubPublisher   publishing
     PublishError, PublishTransientError, PublishPermanentError    its errors (`worker.errors` tree)
 
 Modules: board (a phase's board from the store), publishing (publish, reveal or show a phase),
 remote (the configured publisher; a new repository from the template), values, render, text,
-plots, publish (the port, its errors and safety rules), git (GitPublisher), git_plumbing (its
+plots, site (the web pages: site_pages, site_charts, site_assets/ with the stylesheet and
+script), publish (the port, its errors and safety rules), git (GitPublisher), git_plumbing (its
 bare repository and remote), github (GitHubPublisher). Of the other rooms it reads only the store.
 """
 
@@ -45,11 +49,20 @@ from worker.leaderboard.render import (
     board_json,
     board_table,
     commit_message,
+    entry_policy,
     phase_markers,
     readme_from_template,
     readme_with_board,
 )
-from worker.leaderboard.text import markdown_cell
+from worker.leaderboard.site import (
+    PHASES_PATH,
+    SitePhase,
+    SitePicture,
+    published_phases,
+    site_assets,
+    site_files,
+)
+from worker.leaderboard.text import markdown_cell, plain_name, shortened
 from worker.leaderboard.values import (
     Board,
     BoardRow,
@@ -62,6 +75,9 @@ from worker.leaderboard.values import (
 
 __all__ = [
     "BEGIN",
+    "PHASES_PATH",
+    "SitePhase",
+    "SitePicture",
     "END",
     "SEED_MESSAGE",
     "Board",
@@ -84,10 +100,13 @@ __all__ = [
     "board_table",
     "build_phase_board",
     "commit_message",
+    "entry_policy",
     "create_leaderboard_remote",
     "make_publisher",
     "markdown_cell",
     "phase_markers",
+    "plain_name",
+    "published_phases",
     "publish_board",
     "publish_phase",
     "rank_evolution_png",
@@ -95,7 +114,10 @@ __all__ = [
     "readme_from_template",
     "readme_with_board",
     "reveal_phase",
+    "shortened",
     "show_phase",
+    "site_assets",
+    "site_files",
     "task_heatmap_png",
     "template_files",
 ]

@@ -1,8 +1,10 @@
 """Publishing one phase's leaderboard: render the board built from the store and publish it
 through a `Publisher`; reveal a phase's per-task results; show the board on the terminal.
 
-I/O: reads the scoring database (through `build_phase_board`) and the published README and board
-file through the publisher; writes through the publisher (one commit, or none when unchanged).
+I/O: reads the scoring database (through `build_phase_board`) and the published README, board
+file and site index (`docs/phases.json`) through the publisher; writes through the publisher
+(one commit, or none when unchanged): the README section, JSON, CSV, plots and the web pages
+under docs/ (the package's `site`), all from the same board.
 
 Errors: `publish_phase` / `reveal_phase` return "refused" and "frozen" as results, and raise
 `PublishTransientError` (network, timeout, lost races: try again on a later tick) and
@@ -31,13 +33,12 @@ from worker.leaderboard.render import (
     board_table,
     commit_message,
     csv_path,
-    entry_policy,
     json_path,
     readme_from_template,
     readme_with_board,
 )
+from worker.leaderboard.site import PHASES_PATH, SitePicture, published_phases, site_files
 from worker.settings import Settings
-from worker.site import PHASES_PATH, SitePicture, published_phases, site_files
 from worker.store import RECEIVED, RUNNING
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,6 @@ def _publish(
     files |= site_files(  # the web page under docs/, from the same board
         board,
         challenge_title=settings.title,
-        policy=entry_policy(board),
         data={"json": files[json_path(phase)], "csv": files[csv_path(phase)]},
         published=published_phases(publisher.read(PHASES_PATH)),
         pictures=pictures,

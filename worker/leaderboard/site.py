@@ -26,8 +26,9 @@ import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
 
-from worker.leaderboard_values import Board, utc
-from worker.site_pages import SitePhase, SitePicture, index_page, phase_page
+from worker.leaderboard.render import board_csv, board_json, entry_policy
+from worker.leaderboard.site_pages import SitePhase, SitePicture, index_page, phase_page
+from worker.leaderboard.values import Board, utc
 
 SITE_DIR = "docs"
 PHASES_PATH = f"{SITE_DIR}/phases.json"
@@ -101,8 +102,8 @@ def phases_json(phases: Sequence[SitePhase]) -> bytes:
 
 
 def site_assets() -> dict[str, bytes]:
-    """The stylesheet and the script, shipped with the package (`worker/site_assets/`)."""
-    folder = resources.files("worker").joinpath("site_assets")
+    """The stylesheet and the script (package data: `worker/leaderboard/site_assets/`)."""
+    folder = resources.files("worker.leaderboard").joinpath("site_assets")
     return {f"{SITE_DIR}/assets/{name}": folder.joinpath(name).read_bytes() for name in ASSETS}
 
 
@@ -110,13 +111,13 @@ def site_files(
     board: Board,
     *,
     challenge_title: str,
-    policy: str,
-    data: Mapping[str, bytes],
+    data: Mapping[str, bytes] | None = None,
     published: Sequence[SitePhase] = (),
     pictures: Sequence[SitePicture] = (),
 ) -> dict[str, bytes]:
     """Every site file this publication writes: the phase's page, its data copies (`data`:
-    {"json": ..., "csv": ...}), its pictures when revealed, the index and the assets.
+    {"json": ..., "csv": ...} as already rendered for leaderboard/, else rendered here), its
+    pictures when revealed, the index and the assets.
 
     Pictures of an unrevealed phase are refused (the analysis is per-task: the leak rule).
     """
@@ -127,6 +128,7 @@ def site_files(
             raise ValueError(
                 f"picture file names must match {_PICTURE_NAME.pattern}, got {picture.file_name!r}"
             )
+    data = data or {"json": board_json(board), "csv": board_csv(board)}
     folder = site_phase_dir(board.phase)
     phases = merged_phases(published, board, pictures)
     links = next(p.pictures for p in phases if p.phase == board.phase)
@@ -134,7 +136,9 @@ def site_files(
         f"{SITE_DIR}/.nojekyll": b"GitHub Pages: serve these files as they are (no Jekyll).\n",
         f"{SITE_DIR}/index.html": index_page(challenge_title, phases).encode(),
         PHASES_PATH: phases_json(phases),
-        f"{folder}/index.html": phase_page(board, challenge_title, policy, links).encode(),
+        f"{folder}/index.html": phase_page(
+            board, challenge_title, entry_policy(board), links
+        ).encode(),
         f"{folder}/board.json": data["json"],
         f"{folder}/board.csv": data["csv"],
         **site_assets(),

@@ -1,7 +1,7 @@
 """The leaderboard site's pictures as inline SVG and HTML: rank evolution, a team's rank
 sparkline, the rank-interval bar, the per-task heatmap colours. Pure: returns markup strings.
 
-Drawn from the same `Board` values as the PNGs (`worker.leaderboard_plots`), with the same colours
+Drawn from the same `Board` values as the PNGs (`worker.leaderboard.plots`), with the same colours
 (matplotlib's tab10/tab20 for competitors, greys for baselines, viridis for Q) and the same rule
 for baselines (a baseline's place p is drawn at p - 0.5, between the competitors it separates).
 SVG scales with the page (viewBox), so one picture serves a phone and a desktop; every untrusted
@@ -17,8 +17,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from worker.leaderboard_text import plain_name, shortened
-from worker.leaderboard_values import Board
+from worker.leaderboard.text import plain_name, shortened
+from worker.leaderboard.values import Board
 
 CHART_WIDTH = 800
 _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 12, 12, 62
@@ -159,9 +159,7 @@ def rank_chart_svg(board: Board) -> str:
         )
         places = dict(s.points)
         out.extend(
-            f'<circle cx="{x(n):.0f}" cy="{y(places[n]):.0f}" r="4"/>'
-            for n in s.own
-            if n in places
+            f'<circle cx="{x(n):.0f}" cy="{y(places[n]):.0f}" r="4"/>' for n in s.own if n in places
         )
         out.append("</g>")
     out.append("</svg>")

@@ -6,9 +6,9 @@ headings (the script turns them into sort buttons and keeps `aria-sort` current)
 row heading. Every element that belongs to one entry carries `data-entry` = its board row, which
 is what the filter hides or dims.
 
-LEAK RULE (as in `worker.leaderboard`): before the reveal a page holds no task name, per-task Q,
-per-task rank or weight; `revealed_section` is only called for a revealed board. Untrusted names
-pass through `name_html`.
+LEAK RULE (as in `worker.leaderboard.render`): before the reveal a page holds no task name,
+per-task Q, per-task rank or weight; `revealed_section` is only called for a revealed board.
+Untrusted names pass through `name_html`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from worker.leaderboard_text import number_text, place_text, plain_name
-from worker.leaderboard_values import Board, BoardRow, utc
-from worker.site_charts import (
+from worker.leaderboard.site_charts import (
     Series,
     entry_colours,
     heat_colours,
@@ -30,6 +28,8 @@ from worker.site_charts import (
     rank_series,
     sparkline_svg,
 )
+from worker.leaderboard.text import number_text, place_text, plain_name
+from worker.leaderboard.values import Board, BoardRow, utc
 
 NAME_SHOWN = 60
 
