@@ -22,12 +22,14 @@ from scoring.config import ConfigError, ProbeConfig, probe_config_from_mapping
 
 TOP_KEYS = ("title", "source", "data_dir", "database_url", "inbox_dir", "poll_interval_seconds",
             "lease_seconds", "max_internal_attempts", "max_file_mb", "heartbeat_max_age_seconds",
-            "phases", "leaderboard", "evalai")
+            "phases", "leaderboard", "evalai", "alerts")
 PHASE_KEYS = ("annotations", "split", "metric", "strict_ids", "probe")
 BOARD_KEYS = ("enabled", "publisher", "remote", "repository", "branch", "policy", "baselines",
               "baselines_in_weights", "ghost_std", "bootstrap_resamples", "frozen_phases",
               "revealed_phases", "author", "workdir")
 EVALAI_KEYS = ("connect_timeout_seconds", "read_timeout_seconds", "max_attempts")
+ALERT_KEYS = ("repeat_hours", "evalai_unreachable_minutes", "publish_failing_minutes",
+              "disk_free_percent")
 SOURCES = ("evalai", "inbox")
 PHASE_CODENAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PUBLISHERS = ("git", "github", "none")
@@ -74,6 +76,17 @@ class LeaderboardSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """When and where the organisers are alerted (`alerts:` in the YAML, ALERT_URLS in the env)."""
+
+    urls: str = field(default="", repr=False)  # Apprise URLs; may hold webhook secrets
+    repeat_hours: float = 24.0
+    evalai_unreachable_minutes: float = 15.0
+    publish_failing_minutes: float = 30.0
+    disk_free_percent: float = 5.0
+
+
+@dataclass(frozen=True)
 class Settings:
     title: str
     source: str  # evalai | inbox
@@ -91,6 +104,7 @@ class Settings:
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
     max_attempts: int = 5
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def heartbeat_file(self) -> Path:
@@ -172,6 +186,7 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
     connect_t = _number(evalai_raw, "connect_timeout_seconds", 5.0, problems, where="evalai.")
     read_t = _number(evalai_raw, "read_timeout_seconds", 30.0, problems, where="evalai.")
     max_attempts = _whole(evalai_raw, "max_attempts", 5, problems, where="evalai.")
+    alerts = _alerts_section(raw.get("alerts") or {}, env, problems)
 
     if problems:
         raise ConfigError(problems, source_name)
@@ -192,6 +207,26 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
         connect_timeout_seconds=connect_t,
         read_timeout_seconds=read_t,
         max_attempts=max_attempts,
+        alerts=alerts,
+    )
+
+
+def _alerts_section(alerts_raw: Any, env: Mapping[str, str], problems: list[str]) -> AlertSettings:
+    if not isinstance(alerts_raw, Mapping):
+        problems.append("alerts must be a mapping, e.g. alerts: {repeat_hours: 24}")
+        return AlertSettings()
+    problems += _unknown(alerts_raw, ALERT_KEYS, "alerts.")
+    disk = _number(alerts_raw, "disk_free_percent", 5.0, problems, where="alerts.")
+    if disk >= 100:
+        problems.append(f"alerts.disk_free_percent must be below 100, got {disk:g}")
+    return AlertSettings(
+        urls=env.get("ALERT_URLS", "").strip(),
+        repeat_hours=_number(alerts_raw, "repeat_hours", 24.0, problems, where="alerts."),
+        evalai_unreachable_minutes=_number(alerts_raw, "evalai_unreachable_minutes", 15.0,
+                                           problems, where="alerts."),
+        publish_failing_minutes=_number(alerts_raw, "publish_failing_minutes", 30.0, problems,
+                                        where="alerts."),
+        disk_free_percent=disk,
     )
 
 

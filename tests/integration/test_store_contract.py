@@ -863,3 +863,52 @@ def test_release_claim_gives_the_claim_back_uncounted(store):
     assert store.events("evalai", 901)[-1].detail == "transient error, retried later"
     assert store.try_claim("evalai", 901, "w1", now, 60)
     assert store.get("evalai", 901).attempts == 1
+
+
+# -- service state: open alerts and service marks -----------------------------------------------
+
+
+def test_an_alert_is_opened_counted_and_closed(store: SqlScoreStore) -> None:
+    assert store.open_alert("disk") is None
+    store.record_alert_sent("disk", "disk-full", "the disk is 96 % full", at(0))
+    store.record_alert_sent("disk", "disk-full", "the disk is 97 % full", at(60))
+    alert = store.open_alert("disk")
+    assert (alert.kind, alert.summary, alert.sent_count) == ("disk-full", "the disk is 97 % full", 2)
+    assert (alert.opened_at, alert.last_sent_at) == (at(0), at(60))
+    store.record_alert_sent("token", "token-rejected", "token rejected", at(30))
+    assert [a.key for a in store.open_alerts()] == ["disk", "token"]
+    store.close_alert("disk", at(90))
+    assert store.open_alert("disk") is None
+    assert [a.key for a in store.open_alerts()] == ["token"]
+
+
+def test_alerts_drive_the_policy_across_a_restart(store_url: str) -> None:
+    from worker.alerts import AlertKind, Alerts
+
+    sent: list[str] = []
+
+    class Outbox:
+        def notify(self, title: str, body: str) -> bool:
+            sent.append(title)
+            return True
+
+    for _life in range(2):  # a restarted worker does not repeat the open alert
+        store = SqlScoreStore(store_url)
+        store.create_schema()
+        Alerts(Outbox(), store, clock=lambda: at(10)).problem(
+            AlertKind.TOKEN_REJECTED, "token", "token rejected")
+        store.close()
+    store = SqlScoreStore(store_url)
+    Alerts(Outbox(), store, clock=lambda: at(20)).resolved("token")
+    store.close()
+    assert sent == ["token rejected", "resolved: token rejected"]
+
+
+def test_service_marks_keep_the_last_success_of_each_job(store: SqlScoreStore) -> None:
+    assert store.service_marks() == {}
+    store.mark_service("poll", at(0), "0 messages")
+    store.mark_service("poll", at(60), "2 messages")
+    store.mark_service("publish", at(30))
+    marks = store.service_marks()
+    assert (marks["poll"].at, marks["poll"].detail) == (at(60), "2 messages")
+    assert marks["publish"].at == at(30)

@@ -8,6 +8,7 @@ Public names (import them from `worker.store`; its modules are private to the pa
     SubmissionInfo, StoredSubmission, EvaluationRecord, BoardEntry, Event   its records
     RECEIVED, RUNNING, FINISHED, FAILED, CANCELLED, STATUSES                 submission states
     metadata            the SQLAlchemy tables (for schema tools)
+    StoredAlert, ServiceMark  open organiser alerts and the last success of periodic jobs
     schema versions (module versioning, Alembic scripts in migrations/; docs/migrations.md):
         SchemaState, Revision, inspect_schema, prepare_schema, apply_plan, plan_lines,
         schema_verdict, needs_writing, refuse_unusable, revision_chain, script_directory,
@@ -19,8 +20,9 @@ Modules: sql_store (SqlScoreStore: opens the engine, creates the schema, compose
 intake (new submissions), claims (claims and leases), results (results and final states), queries
 (the read side: listings, events, evaluations, board candidates), transactions (the write
 transaction, event log and compare-and-set the roles share), schema (tables and records), states
-(statuses, leases, one compare-and-set step), sqlite (SQLite connection set-up), versioning
-(the schema's revision: check at start-up, backup, migrate; Alembic run on migrations/). It imports
+(statuses, leases, one compare-and-set step), sqlite (SQLite connection set-up), service_state
+(open alerts, service marks), versioning (the schema's revision: check at start-up, backup,
+migrate; Alembic run on migrations/). It imports
 nothing else of the worker but `worker.errors`.
 """
 
@@ -34,6 +36,7 @@ from worker.store.schema import (
     SubmissionInfo,
     metadata,
 )
+from worker.store.service_state import ServiceMark, StoredAlert
 from worker.store.sql_store import LeaseLost, SqlScoreStore
 from worker.store.states import CANCELLED, FAILED, FINISHED, RECEIVED, RUNNING
 from worker.store.versioning import (
@@ -90,7 +93,9 @@ __all__ = [
     "EvaluationRecord",
     "Event",
     "LeaseLost",
+    "ServiceMark",
     "SqlScoreStore",
+    "StoredAlert",
     "StoredSubmission",
     "SubmissionInfo",
     "metadata",

@@ -209,6 +209,29 @@ events = Table(
     sqlite_autoincrement=True,
 )
 
+# Organiser alerts that were sent and not yet resolved (see worker.alerts); a resolved alert's
+# row is deleted, so a new occurrence of the same problem alerts again.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("last_sent_at", UtcDateTime, nullable=False),
+    Column("sent_count", Integer, nullable=False),
+)
+
+# The last time each periodic job of the service succeeded ("poll", "publish", "reconcile"),
+# for `python -m worker status`; one row per job, overwritten.
+service_marks = Table(
+    "service_marks",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
 
 # -- records ----------------------------------------------------------------------------------
 

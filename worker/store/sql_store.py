@@ -44,16 +44,18 @@ from worker.store.claims import SqlClaims
 from worker.store.intake import SqlIntake
 from worker.store.queries import SqlScoreQueries
 from worker.store.results import SqlResults
+from worker.store.service_state import SqlServiceState
 from worker.store.sqlite import sqlite_engine
 from worker.store.transactions import LeaseLost
 from worker.store.versioning import prepare_schema
 
 __all__ = ["LeaseLost", "SqlScoreStore"]
 
-class SqlScoreStore(SqlIntake, SqlClaims, SqlResults, SqlScoreQueries):
+class SqlScoreStore(SqlIntake, SqlClaims, SqlResults, SqlServiceState, SqlScoreQueries):
     """The scoring database on SQLite (`sqlite:///path.db`) or PostgreSQL
     (`postgresql+psycopg://user@host:5432/db`). This class opens the engine and creates the
-    schema; its roles are the base classes (intake, claims and leases, results, queries)."""
+    schema; its roles are the base classes (intake, claims and leases, results, queries, the
+    service's own state: open alerts and the last success of each periodic job)."""
 
     def __init__(
         self, url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: int = 10
