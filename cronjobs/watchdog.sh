@@ -213,6 +213,10 @@ main() {
     fi
     local how
     how=$(stop_worker "$pid") || return 1
+    # A note for the next worker, which alerts the organisers (worker/monitoring.py) and
+    # removes it: this script itself has no alert channel.
+    printf '%s watchdog: worker %s; pid %s stopped %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        "$reason" "$pid" "$how" >"$NEUCO_DATA_DIR/watchdog-replaced"
     start_worker "$reason; previous pid $pid stopped $how"
 }
 

@@ -10,11 +10,13 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from worker.alerts import Alerts, AppriseNotifier, Redactor
 from worker.evalai import EvalAIClient, EvalAISource, RetryPolicy
 from worker.inbox import InboxSource
 from worker.loop import Worker
+from worker.monitoring import ServiceMonitor
 from worker.pipeline import SubmissionPipeline
 from worker.settings import Settings
 from worker.source import SubmissionSource
@@ -39,6 +41,7 @@ class App:
     dirty_phases: set[str] = field(default_factory=set)
     client: EvalAIClient | None = None
     publisher: object | None = None  # built on first use, reused, closed with the app
+    monitor: ServiceMonitor | None = None
 
     def close(self) -> None:
         if self.client is not None:
@@ -56,6 +59,42 @@ def evalai_client(settings: Settings) -> EvalAIClient:
         settings.evalai,
         timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
         retry=RetryPolicy(max_attempts=settings.max_attempts),
+    )
+
+
+def hidden_names(settings: Settings) -> list[str]:
+    """The hidden task names (label file names) of every phase: never said in an alert."""
+    names: set[str] = set()
+    for phase in settings.phases.values():
+        try:
+            names.update(path.name.split(".", 1)[0].split("__", 1)[0]
+                         for path in phase.annotations.iterdir() if path.is_file())
+        except OSError:
+            continue  # doctor reports a missing label folder; alerts then have nothing to hide
+    return sorted(names)
+
+
+def make_alerts(settings: Settings, store: SqlScoreStore) -> Alerts:
+    """Alerts to ALERT_URLS (none: kept for `status` only), with their open state in the store."""
+    secrets = [settings.leaderboard.github_token]
+    if settings.evalai is not None:
+        secrets.append(settings.evalai.auth_token)
+    urls = settings.alerts.urls
+    return Alerts(
+        AppriseNotifier(urls) if urls else None,
+        store,
+        repeat_after=timedelta(hours=settings.alerts.repeat_hours),
+        redact=Redactor(secrets=secrets, hidden=hidden_names(settings)),
+        challenge=settings.title,
+    )
+
+
+def service_monitor(settings: Settings, alerts: Alerts, store: SqlScoreStore) -> ServiceMonitor:
+    return ServiceMonitor(
+        alerts, store, settings.data_dir,
+        evalai_unreachable_after=timedelta(minutes=settings.alerts.evalai_unreachable_minutes),
+        publish_failing_after=timedelta(minutes=settings.alerts.publish_failing_minutes),
+        disk_free_percent=settings.alerts.disk_free_percent,
     )
 
 
@@ -80,11 +119,15 @@ def build(settings: Settings, *, purpose: str = "run") -> App:
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     worker_id = f"{worker_home(settings)}{purpose}:{os.getpid()}:{started}"
     dirty: set[str] = set()
+    alerts = make_alerts(settings, store)
+    monitor = service_monitor(settings, alerts, store)
     pipeline = SubmissionPipeline(store, source, settings, worker_id,
-                                  on_finished=dirty.add)
-    worker = Worker(pipeline, settings.heartbeat_file)
+                                  on_finished=dirty.add, watch=monitor,
+                                  organisers_alerted=alerts.delivering)
+    worker = Worker(pipeline, settings.heartbeat_file, watch=monitor)
     pipeline.on_progress = worker.beat
-    app = App(settings, store, source, pipeline, worker, worker_id, dirty, client)
+    app = App(settings, store, source, pipeline, worker, worker_id, dirty, client,
+              monitor=monitor)
     worker.refresh_boards = lambda: refresh_boards(app)
     return app
 
@@ -103,5 +146,7 @@ def refresh_boards(app: App) -> None:
         app.dirty_phases.clear()
         return
     for phase in sorted(app.dirty_phases):
-        publish_phase(app.store, phase, app.settings, publisher)
+        result = publish_phase(app.store, phase, app.settings, publisher)
         app.dirty_phases.discard(phase)
+        if app.monitor is not None:
+            app.monitor.published(phase, result.status, result.reason)

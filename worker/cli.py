@@ -3,7 +3,8 @@
     python -m worker run --config F          poll forever (the service)
     python -m worker once --config F         drain the queue once and exit
     python -m worker rescore --config F (--submission PK | --phase P) [--source evalai|inbox]
-    python -m worker status --config F
+    python -m worker status --config F [--json]
+    python -m worker alert-test --config F    (one test alert to ALERT_URLS)
     python -m worker refresh --config F [--phase P]   (re-read public flags, republish)
     python -m worker doctor --config F
     python -m worker healthcheck [--config F] [--max-age S]
@@ -19,14 +20,15 @@ cannot use (newer, unrecognised, PostgreSQL needing `migrate`), 3 EvalAI rejecte
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import yaml
 
@@ -34,6 +36,7 @@ from scoring.config import ConfigError
 from worker.errors import SchemaError
 from worker.loop import EXIT_ALREADY_RUNNING, AlreadyRunning, acquire_lock, heartbeat_age
 from worker.settings import Settings, settings_from
+from worker.store import STATUSES, SqlScoreStore, StoredSubmission
 
 log = logging.getLogger("worker")
 
@@ -100,6 +103,11 @@ def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
         # makes no commit).
         app.dirty_phases.update(set(settings.phases) & set(app.store.status_counts()))
         app.worker.beat()
+        if app.monitor is not None:
+            if not app.monitor.alerts.delivering:
+                log.warning("ALERT_URLS is not set: organisers will not be alerted of problems "
+                            "(see `python -m worker status`); participants are told so")
+            app.monitor.read_watchdog_note()
         if once:
             handled = app.worker.poll_once()
             out.write(f"handled {handled} submission message(s)\n")
@@ -164,32 +172,115 @@ def cmd_refresh(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
         app.close()
 
 
-def cmd_status(settings: Settings, out: TextIO) -> int:
+LATE_AFTER = timedelta(minutes=15)  # a submission waiting this long to be scored is late
+
+
+def service_status(settings: Settings, store: SqlScoreStore, now: datetime) -> dict[str, Any]:
+    """Everything `status` shows, as plain data (what `--json` prints)."""
+    counts = store.status_counts()
+    phases = {phase: {status: counts.get(phase, {}).get(status, 0) for status in STATUSES}
+              for phase in sorted(set(counts) | set(settings.phases))}
+
+    def brief(s: StoredSubmission) -> dict[str, Any]:
+        return {"source": s.source, "pk": s.pk, "phase": s.phase, "team": s.team_name,
+                "status": s.status, "attempts": s.attempts,
+                "submitted_at": s.submitted_at.isoformat(),
+                "received_at": s.received_at.isoformat()}
+
+    running = store.list_submissions(status="running")
+    waiting = store.list_submissions(status="received")
+    late = [s for s in waiting if now - s.received_at >= LATE_AFTER]
+    stuck = [s for s in running if s.lease_until is not None and s.lease_until < now]
+    internal = [s for s in store.list_submissions(status="failed") if s.error_kind == "internal"]
+    marks = store.service_marks()
+    age = heartbeat_age(settings.heartbeat_file, now)
+    return {
+        "now": now.isoformat(),
+        "phases": phases,
+        "running": [brief(s) | {"lease_owner": s.lease_owner,
+                                "lease_until": s.lease_until.isoformat() if s.lease_until
+                                else None} for s in running],
+        "late": [brief(s) for s in late],
+        "stuck": [brief(s) | {"lease_owner": s.lease_owner} for s in stuck],
+        "internal_failures": [brief(s) | {"error": s.error_message} for s in internal],
+        "unreported": len(store.unreported(now)),
+        "last": {name: {"at": mark.at.isoformat(), "detail": mark.detail}
+                 for name, mark in sorted(marks.items())},
+        "alerts": {
+            "delivering": bool(settings.alerts.urls),
+            "open": [{"key": a.key, "kind": a.kind, "summary": a.summary,
+                      "opened_at": a.opened_at.isoformat(),
+                      "last_sent_at": a.last_sent_at.isoformat(), "sent": a.sent_count}
+                     for a in store.open_alerts()],
+        },
+        "heartbeat_age_seconds": None if age is None else round(age, 1),
+    }
+
+
+def write_status(status: dict[str, Any], out: TextIO) -> None:
+    out.write(f"{'phase':16s}" + "".join(f"{s:>10s}" for s in STATUSES) + "\n")
+    for phase, row in status["phases"].items():
+        out.write(f"{phase:16s}" + "".join(f"{row[s]:10d}" for s in STATUSES) + "\n")
+    for s in status["running"]:
+        out.write(f"running: submission {s['pk']} ({s['phase']}, {s['team']}) by "
+                  f"{s['lease_owner']} until {s['lease_until']}\n")
+    for s in status["late"]:
+        out.write(f"late: submission {s['pk']} ({s['phase']}, {s['team']}) waiting since "
+                  f"{s['received_at']} ({s['attempts']} attempt(s) so far)\n")
+    for s in status["stuck"]:
+        out.write(f"stuck: submission {s['pk']} ({s['phase']}) running with an expired lease "
+                  f"held by {s['lease_owner']}; any live worker restarts it\n")
+    for s in status["internal_failures"]:
+        out.write(f"internal failure: submission {s['pk']} ({s['phase']}): {s['error']} "
+                  f"-> fix, then `rescore --submission {s['pk']}`\n")
+    if status["unreported"]:
+        out.write(f"{status['unreported']} result(s) recorded but not yet reported\n")
+    for name in ("poll", "reconcile", "publish"):
+        mark = status["last"].get(name)
+        out.write(f"last successful {name}: "
+                  + (f"{mark['at']} ({mark['detail']})" if mark else "never") + "\n")
+    alerts = status["alerts"]
+    if not alerts["delivering"]:
+        out.write("alerts: ALERT_URLS is not set, organisers are not alerted\n")
+    for a in alerts["open"]:
+        out.write(f"open alert: {a['summary']} (since {a['opened_at']}, sent {a['sent']}x)\n")
+    if alerts["delivering"] and not alerts["open"]:
+        out.write("alerts: none open\n")
+    age = status["heartbeat_age_seconds"]
+    out.write("worker heartbeat: " + ("none" if age is None else f"{age:.0f} s ago") + "\n")
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     from worker.bootstrap import open_store
 
     store = open_store(settings)
     try:
-        counts = store.status_counts()
-        statuses = ("received", "running", "finished", "failed", "cancelled")
-        out.write(f"{'phase':16s}" + "".join(f"{s:>10s}" for s in statuses) + "\n")
-        for phase in sorted(set(counts) | set(settings.phases)):
-            row = counts.get(phase, {})
-            out.write(f"{phase:16s}" + "".join(f"{row.get(s, 0):10d}" for s in statuses) + "\n")
-        unreported = store.unreported(datetime.now(UTC))
-        internal = [s for s in store.list_submissions(status="failed")
-                    if s.error_kind == "internal"]
-        running = store.list_submissions(status="running")
-        for s in running:
-            out.write(f"running: submission {s.pk} ({s.phase}, {s.team_name}) by {s.lease_owner}"
-                      f" until {s.lease_until:%Y-%m-%d %H:%M:%S} UTC\n")
-        for s in internal:
-            out.write(f"internal failure: submission {s.pk} ({s.phase}): {s.error_message} "
-                      f"-> fix, then `rescore --submission {s.pk}`\n")
-        if unreported:
-            out.write(f"{len(unreported)} result(s) recorded but not yet reported\n")
-        age = heartbeat_age(settings.heartbeat_file, datetime.now(UTC))
-        out.write("worker heartbeat: " + ("none" if age is None else f"{age:.0f} s ago") + "\n")
-        return 0
+        status = service_status(settings, store, datetime.now(UTC))
+    finally:
+        store.close()
+    if getattr(args, "json", False):
+        out.write(json.dumps(status, indent=2) + "\n")
+    else:
+        write_status(status, out)
+    return 0
+
+
+def cmd_alert_test(settings: Settings, out: TextIO) -> int:
+    from worker.bootstrap import make_alerts, open_store
+
+    if not settings.alerts.urls:
+        out.write("ALERT_URLS is not set: put one or more Apprise URLs (e.g. "
+                  "slack://..., mailto://..., json://host/path) into the env file\n")
+        return 1
+    store = open_store(settings)
+    try:
+        alerts = make_alerts(settings, store)
+        if alerts.send_test():
+            out.write("test alert sent\n")
+            return 0
+        out.write("no alert channel accepted the test alert: check ALERT_URLS (the log above "
+                  "names the failing scheme)\n")
+        return 1
     finally:
         store.close()
 
@@ -308,10 +399,14 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for name, text in (("run", "poll the queue forever (the service)"),
                        ("once", "drain the queue once and exit"),
-                       ("status", "queued, running, failed and finished per phase"),
-                       ("doctor", "check config, labels, database, token and paths")):
+                       ("status", "submissions per phase, late or stuck ones, the last "
+                        "successful poll/reconcile/publish and open alerts"),
+                       ("doctor", "check config, labels, database, token and paths"),
+                       ("alert-test", "send one test alert to ALERT_URLS")):
         c = sub.add_parser(name, help=text)
         c.add_argument("--config", help="challenge YAML (default: $NEUCO_CONFIG)")
+        if name == "status":
+            c.add_argument("--json", action="store_true", help="machine-readable, for monitoring")
     r = sub.add_parser("rescore", help="re-score one submission or a whole phase and re-post")
     r.add_argument("--config")
     group = r.add_mutually_exclusive_group(required=True)
@@ -353,7 +448,9 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         if args.command == "rescore":
             return cmd_rescore(settings, args, out)
         if args.command == "status":
-            return cmd_status(settings, out)
+            return cmd_status(settings, args, out)
+        if args.command == "alert-test":
+            return cmd_alert_test(settings, out)
         if args.command == "refresh":
             return cmd_refresh(settings, args, out)
         if args.command == "doctor":

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from worker.errors import AuthError, TransientError
 from worker.pipeline import SubmissionPipeline
@@ -71,6 +71,22 @@ def heartbeat_age(path: Path, now: datetime) -> float | None:
         return None
 
 
+class LoopWatch(Protocol):
+    """Who hears how each tick went (`worker.monitoring.ServiceMonitor`: alerts, status)."""
+
+    def polled(self, handled: int) -> None: ...
+
+    def unreachable(self, error: Exception) -> None: ...
+
+    def token_rejected(self) -> None: ...
+
+    def boards_refreshed(self) -> None: ...
+
+    def publish_failed(self, error: Exception) -> None: ...
+
+    def check_disk(self) -> None: ...
+
+
 class Worker:
     """Ticks of the pipeline plus recovery and leaderboard retries."""
 
@@ -81,13 +97,25 @@ class Worker:
         *,
         refresh_boards: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        watch: LoopWatch | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.heartbeat_file = heartbeat_file
         self.refresh_boards = refresh_boards
         self.clock = clock
+        self.watch = watch
         self.stop_requested = threading.Event()
         self.auth_failed: AuthError | None = None
+
+    def _tell(self, event: str, *args: object) -> None:
+        """Tell the watch; its own trouble (a database hiccup, a dead alert channel) is logged
+        and never stops a tick."""
+        if self.watch is None:
+            return
+        try:
+            getattr(self.watch, event)(*args)
+        except Exception:  # noqa: BLE001 - monitoring never takes the worker down
+            log.exception("monitoring (%s) failed", event)
 
     def beat(self) -> None:
         write_heartbeat(self.heartbeat_file, self.clock())
@@ -97,6 +125,7 @@ class Worker:
         self.beat()
         if self.auth_failed is not None:
             return 0
+        self._tell("check_disk")
         # Each stage on its own: recovery trouble must not keep new submissions waiting.
         self._stage("posting recorded results", self.pipeline.report_unreported)
         self._stage("restarting abandoned scorings", self.pipeline.reap_expired)
@@ -104,10 +133,15 @@ class Worker:
             "draining the queue",
             lambda: self.pipeline.drain(should_stop=self.stop_requested.is_set),
         )
+        if handled is not None:
+            self._tell("polled", handled)
         try:
             self.refresh_boards()
-        except Exception:  # noqa: BLE001 - a failing publisher never blocks scoring
+        except Exception as exc:  # noqa: BLE001 - a failing publisher never blocks scoring
             log.exception("leaderboard refresh failed; will retry next tick")
+            self._tell("publish_failed", exc)
+        else:
+            self._tell("boards_refreshed")
         self.beat()
         return handled or 0
 
@@ -122,9 +156,11 @@ class Worker:
             self.auth_failed = exc
             log.error("polling stopped: %s. Fix AUTH_TOKEN in the env file and restart the "
                       "worker.", exc)
+            self._tell("token_rejected")
         except TransientError as exc:
             log.warning("%s: EvalAI is unreachable or overloaded, will retry next tick: %s",
                         what, exc)
+            self._tell("unreachable", exc)
         except Exception:  # noqa: BLE001 - the loop boundary: log, keep the worker alive
             log.exception("%s failed; will retry next tick", what)
         return None
@@ -147,6 +183,7 @@ class Worker:
             while not self.stop_requested.wait(timeout=min(interval_seconds, 30.0)):
                 if self.auth_failed is not None:
                     self.beat()  # idle but alive: the watchdog must not restart-loop us
+                    self._tell("token_rejected")  # a reminder after alerts.repeat_hours
         finally:
             log.info("stopping: waiting for the current submission to finish")
             scheduler.shutdown(wait=True)

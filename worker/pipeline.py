@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from scoring.engine import fresh_seed, score_submission
 from worker.errors import AuthError, PermanentError
 from worker.evaluation import Scorer, SubmissionEvaluator
-from worker.reporting import INTERNAL_FAILURE_MESSAGE, ResultReporter
+from worker.reporting import INTERNAL_FAILURE_MESSAGE, ResultReporter, SubmissionWatch
 from worker.settings import Settings
 from worker.source import Delivery, SubmissionMeta, SubmissionSource
 from worker.store import SqlScoreStore, StoredSubmission, SubmissionInfo
@@ -63,6 +63,8 @@ class SubmissionPipeline:
         seed_source: Callable[[], int] = fresh_seed,
         on_finished: Callable[[str], None] | None = None,
         on_progress: Callable[[], None] | None = None,
+        watch: SubmissionWatch | None = None,
+        organisers_alerted: bool = False,
     ) -> None:
         self.store = store
         self.source = source
@@ -71,7 +73,8 @@ class SubmissionPipeline:
         self.clock = clock
         self.on_finished = on_finished
         self.on_progress = on_progress
-        self.reporter = ResultReporter(store, source, settings, clock=clock)
+        self.reporter = ResultReporter(store, source, settings, clock=clock, watch=watch,
+                                       organisers_alerted=organisers_alerted)
         self.evaluator = SubmissionEvaluator(
             store, source, settings, worker_id, clock=clock, scorer=scorer,
             seed_source=seed_source, on_progress=self._progress,

@@ -9,6 +9,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from scoring.results import ScoreCard
 from worker.errors import AuthError, PermanentError, RequestRejected, TransientError
@@ -23,6 +24,20 @@ INTERNAL_FAILURE_MESSAGE = (
     "The organisers have been alerted and will re-run your submission; it does not count "
     "against your quota."
 )
+# Said instead when no alert channel is configured (no ALERT_URLS): we promise nothing we do not do.
+INTERNAL_FAILURE_MESSAGE_UNALERTED = (
+    "The evaluation failed because of a problem on the organisers' side, not with your file. "
+    "It is recorded for the organisers, who can re-run your submission; it does not count "
+    "against your quota."
+)
+
+
+class SubmissionWatch(Protocol):
+    """Who hears of submissions that failed for our reasons (the organisers' alerts)."""
+
+    def submission_failed(self, source: str, pk: int, phase: str, attempts: int) -> None: ...
+
+    def submission_scored(self, source: str, pk: int) -> None: ...
 REPORT_GRACE = timedelta(seconds=30)
 
 
@@ -59,11 +74,16 @@ class ResultReporter:
         settings: Settings,
         *,
         clock: Callable[[], datetime],
+        watch: SubmissionWatch | None = None,
+        organisers_alerted: bool = False,
     ) -> None:
         self.store = store
         self.source = source
         self.settings = settings
         self.clock = clock
+        self.watch = watch
+        self.internal_failure_message = (
+            INTERNAL_FAILURE_MESSAGE if organisers_alerted else INTERNAL_FAILURE_MESSAGE_UNALERTED)
 
     def report(self, stored: StoredSubmission, meta: SubmissionMeta, recovering: bool) -> None:
         """Tell the source the final state of a recorded submission, then mark it reported."""
@@ -98,16 +118,25 @@ class ResultReporter:
                           "split and metric in the challenge YAML against EvalAI's leaderboard "
                           "config, then `rescore`", pk, self.source.name, exc.status_code,
                           getattr(exc, "body", exc))
-                self._report_failure(stored, meta, INTERNAL_FAILURE_MESSAGE)
+                self._report_internal_failure(stored, meta)
                 return
             self.store.mark_reported(self.source.name, pk, self.clock())
             log.info("submission %s: result posted", pk)
+            if self.watch is not None:
+                self.watch.submission_scored(stored.source, pk)
             return
         if stored.error_kind == "participant":
-            message = stored.error_message or "the submission could not be scored"
+            self._report_failure(stored, meta,
+                                 stored.error_message or "the submission could not be scored")
         else:
-            message = INTERNAL_FAILURE_MESSAGE
-        self._report_failure(stored, meta, message)
+            self._report_internal_failure(stored, meta)
+
+    def _report_internal_failure(self, stored: StoredSubmission, meta: SubmissionMeta) -> None:
+        """Our fault: the participant is told so (and not charged); the organisers are alerted
+        before the post, so a failing post cannot lose the alert."""
+        if self.watch is not None:
+            self.watch.submission_failed(stored.source, stored.pk, stored.phase, stored.attempts)
+        self._report_failure(stored, meta, self.internal_failure_message)
 
     def _report_failure(self, stored: StoredSubmission, meta: SubmissionMeta, message: str) -> None:
         self.source.report_failed(meta, message, failure_stdout(message))

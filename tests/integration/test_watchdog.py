@@ -278,6 +278,9 @@ def test_replaces_a_hung_worker_that_stops_on_sigterm(site: Site) -> None:
     _, line = site.log_lines(site.watchdog_log, "started worker")
     assert "hung" in line and f"pid {hung} stopped by SIGTERM" in line
     assert not site.log_lines(site.watchdog_log, "SIGKILL")
+    # The note the next worker turns into an organiser alert (worker.monitoring).
+    note = (site.data / "watchdog-replaced").read_text()
+    assert "hung" in note and f"pid {hung} stopped by SIGTERM" in note
 
 
 def test_kills_the_whole_group_of_a_hung_worker_that_ignores_sigterm(site: Site) -> None:
