@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.alert_receivers import WebhookReceiver
 from tests.e2e.worker_harness import (
     ChallengeFiles,
     Site,
@@ -51,7 +52,10 @@ def test_once_with_a_revoked_token_exits_3_with_one_line_about_the_token(site: S
     (line,) = error_lines(done.stderr)
     assert "polling stopped: EvalAI rejected the token (401 token_not_valid)" in line
     assert "AUTH_TOKEN" in line
-    assert done.stderr.strip().splitlines() == [line]
+    notice, error, recorded = done.stderr.strip().splitlines()
+    assert "WARNING" in notice and "ALERT_URLS is not set" in notice  # said at every start
+    assert error == line
+    assert "alert token-rejected: EvalAI rejects the host token" in recorded  # for `status`
     assert token not in done.stdout + done.stderr
     assert site.double.updates(pk) == []
     assert [(r.method, r.status) for r in site.double.requests()] == [("GET", 401)]
@@ -110,12 +114,20 @@ def test_5xx_and_429_answers_are_retried_and_the_result_posted_once(site: Site):
     assert site.queue_empty_after_visibility_timeout()
 
 
-def test_a_rejected_result_fails_the_submission_once_and_rescore_posts_it(site: Site):
+@pytest.fixture
+def alert_hook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as hook:
+        yield hook
+
+
+def test_a_rejected_result_fails_the_submission_once_and_rescore_posts_it(
+        site: Site, alert_hook: WebhookReceiver):
     pk = site.submit("strong")
     submissions_before = len(site.double.state.submissions)
     wrong = site.write_config("wrong-metric.yaml", metric="meanQ")  # EvalAI's label: mean_Q
+    alerting = {"ALERT_URLS": alert_hook.url}  # the organisers' channel (Apprise json://)
 
-    done = site.worker("once", config=wrong)
+    done = site.worker("once", config=wrong, extra=alerting)
 
     assert done.returncode == 0, done.describe()
     calls = [(c.method, c.submission_status, c.response_status) for c in site.double.updates(pk)]
@@ -130,9 +142,16 @@ def test_a_rejected_result_fails_the_submission_once_and_rescore_posts_it(site: 
     assert "organisers have been alerted" in failed.body["stderr"]
     assert site.double.submission(pk).status == "failed"
     assert site.queue_empty_after_visibility_timeout()
+    (alerted,) = alert_hook.received  # and they were: once, without the token or a task name
+    assert alerted["title"] == \
+        f"[NeuCo worker] submission {pk} (phase final) failed for an internal reason"
+    assert f"rescore --submission {pk}" in alerted["message"]
+    assert site.double.fixtures.host_token not in json.dumps(alerted)
 
     fixed = site.write_config()  # the organiser corrects the metric label
-    rescore = site.worker("rescore", "--submission", str(pk), config=fixed)
+    rescore = site.worker("rescore", "--submission", str(pk), config=fixed, extra=alerting)
+    assert [m["title"] for m in alert_hook.received][1:] == [
+        f"[NeuCo worker] resolved: submission {pk} has been scored"]
 
     assert rescore.returncode == 0, rescore.describe()
     assert rescore.stdout.splitlines()[-1] == "rescored 1 of 1 submission(s)"

@@ -29,7 +29,7 @@ from tests.e2e.worker_harness import (
     write_challenge_yaml,
     write_synthetic_challenge,
 )
-from worker.pipeline import INTERNAL_FAILURE_MESSAGE
+from worker.reporting import INTERNAL_FAILURE_MESSAGE_UNALERTED
 
 ZARR_WARNING = "zarr_zip_not_removed_from_id_column"
 
@@ -169,7 +169,8 @@ def test_bad_files_and_an_unknown_phase_fail_with_the_right_message(site: Site):
         site.submit(extra_column(strong, site.challenge.dim)):
             "17 embedding columns, the limit is 16",
         site.submit(b"id,0\n" + b"x" * 300_000): "larger than the 256.0 KiB limit",
-        site.submit("strong", phase="bonus"): INTERNAL_FAILURE_MESSAGE,
+        # No ALERT_URLS here: the participant is not told that anybody was alerted.
+        site.submit("strong", phase="bonus"): INTERNAL_FAILURE_MESSAGE_UNALERTED,
     }
     config = site.write_config(max_file_mb=0.25)
 
