@@ -5,7 +5,8 @@ after a backup copy; PostgreSQL: only through `migrate --yes`), a newer or unrec
 refused and left untouched, and `python -m worker migrate` shows and applies the plan.
 
 The path from an older revision is exercised with a copy of the shipped scripts plus a
-test-only revision 0002 (the shipped chain has a single revision until other issues add theirs).
+test-only revision on top of the shipped head (NEXT), so it does not depend on how long the
+shipped chain is.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from worker.store import (
 
 NOW = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
 HEAD = script_directory().get_current_head()
+NEXT = "9001"  # a test-only revision after the shipped head
 EMPTY_FILE = hashlib.sha256(b"").hexdigest()
 
 
@@ -163,7 +165,13 @@ def test_a_database_of_the_b34d137_release_is_stamped_after_a_backup(
     state = inspect_schema(database_url)
     assert (state.kind, state.current) == (UNVERSIONED, None)
 
-    prepare_schema(database_url, NOW)
+    if _postgresql_waits_for_migrate(database_url):
+        with pytest.raises(MigrationRequired):
+            prepare_schema(database_url, NOW)
+        assert _stored_version(database_url) == []  # refused: nothing written
+        apply_plan(database_url, NOW)  # what `python -m worker migrate --yes` does
+    else:
+        prepare_schema(database_url, NOW)
 
     assert _stored_version(database_url) == [HEAD]
     store = SqlScoreStore(database_url)
@@ -180,11 +188,19 @@ def test_a_database_of_the_b34d137_release_is_stamped_after_a_backup(
         assert _stored_version(copy) == []
 
 
+def _postgresql_waits_for_migrate(url: str) -> bool:
+    """PostgreSQL databases are stamped at start-up only while the baseline is the head;
+    beyond it they wait for `migrate --yes` (the operator's pg_dump first)."""
+    return make_url(url).get_backend_name() == "postgresql" and HEAD != BASELINE_REVISION
+
+
 def test_workers_starting_together_on_an_old_database_migrate_it_once(
     database_url: str  # noqa: F811
 ) -> None:
     _create_baseline_tables(database_url)
     _add_rows(database_url)
+    if _postgresql_waits_for_migrate(database_url):
+        apply_plan(database_url, NOW)  # migrate --yes, before the workers start
     errors: list[BaseException] = []
 
     def start() -> None:
@@ -266,24 +282,24 @@ def test_a_newer_database_is_refused_and_never_written(
         engine.dispose()
 
 
-# -- an older revision: a copy of the scripts with a test-only revision 0002 ----------------------
+# -- an older revision: the shipped scripts plus a test-only revision on top -----------------
 
 
 @pytest.fixture
-def scripts_with_0002(tmp_path: Path) -> Path:
+def scripts_with_next(tmp_path: Path) -> Path:
     folder = tmp_path / "migrations"
     shutil.copytree(SCRIPTS, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0002_test_note.py").write_text(textwrap.dedent('''\
+    (folder / "versions" / f"{NEXT}_test_note.py").write_text(textwrap.dedent(f'''\
         """Test only: a note on each event.
 
-        Revision ID: 0002
-        Revises: 0001
+        Revision ID: {NEXT}
+        Revises: {HEAD}
         """
         import sqlalchemy as sa
         from alembic import op
 
-        revision = "0002"
-        down_revision = "0001"
+        revision = "{NEXT}"
+        down_revision = "{HEAD}"
         branch_labels = None
         depends_on = None
 
@@ -301,17 +317,17 @@ def scripts_with_0002(tmp_path: Path) -> Path:
 
 
 def test_an_older_sqlite_database_is_backed_up_then_migrated_at_start(
-    tmp_path: Path, scripts_with_0002: Path
+    tmp_path: Path, scripts_with_next: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'scores.db'}"
-    SqlScoreStore(url).create_schema()  # at 0001, the shipped head
+    SqlScoreStore(url).create_schema()  # at the shipped head
     _add_rows(url)
-    state = inspect_schema(url, scripts=scripts_with_0002)
-    assert (state.kind, state.current, [r.id for r in state.pending]) == (OLDER, "0001", ["0002"])
+    state = inspect_schema(url, scripts=scripts_with_next)
+    assert (state.kind, state.current, [r.id for r in state.pending]) == (OLDER, HEAD, [NEXT])
 
-    prepare_schema(url, NOW, scripts=scripts_with_0002)
+    prepare_schema(url, NOW, scripts=scripts_with_next)
 
-    assert _stored_version(url) == ["0002"]
+    assert _stored_version(url) == [NEXT]
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -320,8 +336,8 @@ def test_an_older_sqlite_database_is_backed_up_then_migrated_at_start(
             assert rows.all() == [("inbox", 7, "received", "new", None)]
     finally:
         engine.dispose()
-    backup = tmp_path / "scores.db.before-0001-upgrade-20261201T230000Z.bak"
-    assert _stored_version(f"sqlite:///{backup}") == ["0001"]
+    backup = tmp_path / f"scores.db.before-{HEAD}-upgrade-20261201T230000Z.bak"
+    assert _stored_version(f"sqlite:///{backup}") == [HEAD]
 
 
 @pytest.fixture
@@ -335,18 +351,18 @@ def postgres_database(postgres_url: str) -> Iterator[str]:  # noqa: F811
 
 @pytest.mark.postgres
 def test_an_older_postgresql_database_waits_for_migrate_yes(
-    postgres_database: str, scripts_with_0002: Path
+    postgres_database: str, scripts_with_next: Path
 ) -> None:
     SqlScoreStore(postgres_database).create_schema()
     _add_rows(postgres_database)
 
     with pytest.raises(MigrationRequired, match=r"pg_dump .*migrate --config FILE --yes"):
-        prepare_schema(postgres_database, NOW, scripts=scripts_with_0002)
-    assert _stored_version(postgres_database) == ["0001"]
+        prepare_schema(postgres_database, NOW, scripts=scripts_with_next)
+    assert _stored_version(postgres_database) == [HEAD]
 
-    assert apply_plan(postgres_database, NOW, scripts=scripts_with_0002) is None  # no file copy
-    assert _stored_version(postgres_database) == ["0002"]
-    assert inspect_schema(postgres_database, scripts=scripts_with_0002).kind == CURRENT
+    assert apply_plan(postgres_database, NOW, scripts=scripts_with_next) is None  # no file copy
+    assert _stored_version(postgres_database) == [NEXT]
+    assert inspect_schema(postgres_database, scripts=scripts_with_next).kind == CURRENT
 
 
 # -- python -m worker migrate ----------------------------------------------------------------------
