@@ -13,6 +13,7 @@ from worker.leaderboard import (
     Board,
     SitePhase,
     SitePicture,
+    analysis_pictures,
     board_json,
     plain_name,
     published_phases,
@@ -133,6 +134,24 @@ def test_pictures_only_for_revealed_phases_with_safe_names() -> None:
     )
     assert "docs/final/capability_map.png" not in later
     assert 'src="capability_map.png" alt="Capability map"' in _page(later)
+
+
+def test_the_analysis_pictures_of_the_phase_become_captioned_figures() -> None:
+    files = {
+        "analysis/final/capability_map.png": b"\x89PNG map",
+        "analysis/final/rank_blobs.png": b"\x89PNG blobs",
+        "analysis/final/new_view.png": b"\x89PNG new",
+        "analysis/final/report.md": b"# report",
+        "analysis/dev/capability_map.png": b"\x89PNG other phase",
+    }
+    pictures = analysis_pictures(files, "final")
+    assert [(p.file_name, p.data) for p in pictures] == [
+        ("capability_map.png", b"\x89PNG map"), ("new_view.png", b"\x89PNG new"),
+        ("rank_blobs.png", b"\x89PNG blobs"),
+    ]  # fmt: skip
+    page = _page(_files(synthetic_board(revealed=True), pictures=pictures))
+    assert page.count("<figure><img") == 3 and 'alt="New view"' in page
+    assert "Capability map: entries and tasks" in page
 
 
 def test_the_index_keeps_earlier_phases_in_order() -> None:

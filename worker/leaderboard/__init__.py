@@ -11,6 +11,7 @@ Public names (import them from `worker.leaderboard`; its modules are private to 
     phase_markers, commit_message, markdown_cell, BEGIN, END      rendering (pure)
     rank_evolution_png, task_heatmap_png                          plots (pure)
     site_files, site_assets, SitePicture, SitePhase, published_phases, PHASES_PATH,
+    analysis_pictures (the analysis' PNGs for the site),
     entry_policy, plain_name, shortened                           the site (pure), name text
     Publisher, PublishResult, publish_board, GitPublisher, GitHubPublisher   publishing
     PublishError, PublishTransientError, PublishPermanentError    its errors (`worker.errors` tree)
@@ -58,6 +59,7 @@ from worker.leaderboard.site import (
     PHASES_PATH,
     SitePhase,
     SitePicture,
+    analysis_pictures,
     published_phases,
     site_assets,
     site_files,
@@ -79,6 +81,7 @@ __all__ = [
     "SitePhase",
     "SitePicture",
     "END",
+    "analysis_pictures",
     "SEED_MESSAGE",
     "Board",
     "BoardRow",

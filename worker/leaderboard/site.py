@@ -107,6 +107,32 @@ def site_assets() -> dict[str, bytes]:
     return {f"{SITE_DIR}/assets/{name}": folder.joinpath(name).read_bytes() for name in ASSETS}
 
 
+# Captions for the post-reveal analysis' pictures (`analysis/<phase>/*.png` in the repository);
+# a picture not listed here is captioned from its file name.
+ANALYSIS_TITLES = {
+    "capability_map.png": "Capability map: entries and tasks in one space (closer = smaller gap)",
+    "capability_fit.png": "Capability map: held-out error by dimension",
+    "rank_blobs.png": "Rank stability: each entry's bootstrap rank distribution",
+    "rank_tau.png": "Rank stability: Kendall's tau between the board and its resamples",
+    "task_agreement.png": "How the tasks agree on the order of the entries",
+}
+
+
+def analysis_pictures(files: Mapping[str, bytes], phase: str) -> list[SitePicture]:
+    """The PNGs under `analysis/<phase>/` of a set of repository files, as site pictures (the
+    hook for the post-reveal analysis: pass them to `site_files(pictures=...)`)."""
+    prefix = f"analysis/{phase}/"
+    pictures = []
+    for path in sorted(files):
+        name = path.removeprefix(prefix)
+        if path.startswith(prefix) and _PICTURE_NAME.match(name):
+            title = ANALYSIS_TITLES.get(
+                name, name.removesuffix(".png").replace("_", " ").capitalize()
+            )
+            pictures.append(SitePicture(name, title, files[path]))
+    return pictures
+
+
 def site_files(
     board: Board,
     *,
@@ -148,10 +174,12 @@ def site_files(
 
 
 __all__ = [
+    "ANALYSIS_TITLES",
     "PHASES_PATH",
     "SITE_DIR",
     "SitePhase",
     "SitePicture",
+    "analysis_pictures",
     "merged_phases",
     "phases_json",
     "published_phases",
