@@ -3,7 +3,7 @@
 Per-split scores are drawn from seeded normal distributions (a quality level per team, a
 difficulty per task); everything after that is the worker's own code: `rank_entries` (places,
 weights, per-task ranks), `rank_intervals` (the seeded bootstrap), `rank_history` (the replay of
-finished submissions) and `board_from_leaderboard`, exactly as `worker.board` builds a phase.
+finished submissions) and `board_from_leaderboard`, exactly as `worker.leaderboard` builds a phase.
 """
 
 from __future__ import annotations

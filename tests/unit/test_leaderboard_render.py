@@ -336,7 +336,7 @@ def _secret_strings() -> list[str]:
 
 
 def _site(board: Board, files: dict[str, bytes]) -> dict[str, bytes]:
-    """The site files a publication of `board` adds (worker.board does the same)."""
+    """The site files a publication of `board` adds (worker.leaderboard does the same)."""
     return site_files(
         board,
         challenge_title="Leak check",
