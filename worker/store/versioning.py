@@ -55,7 +55,7 @@ from worker.store.schema import metadata
 log = logging.getLogger(__name__)
 
 SCRIPTS = Path(__file__).with_name("migrations")
-SCHEMA_LOCK = 7_311_004  # PostgreSQL advisory lock key, shared with SqlScoreStore
+SCHEMA_LOCK = 7_311_004  # PostgreSQL advisory lock key; the b34d137 create_schema used it too
 
 EMPTY = "empty"
 UNVERSIONED = "unversioned"
