@@ -19,6 +19,9 @@ Choices, documented because they change numbers:
   counted among competing entries only — place = 1 + number of competing entries with a strictly
   better weighted score. A baseline's place is where it would stand among the competitors. With
   no non-competing entries this is exactly `rank_entries`' final rank.
+- `bootstrap_draws` returns every resample (Q and places) for the post-reveal analyses
+  (`scoring.analysis.rank_stability`); `rank_intervals` summarises the same draws, so an
+  analysis seeded like the board shows the board's intervals.
 - `task_weights` normalises over all its input, so it is applied once per resample (b small
   calls on (e, t) arrays, ~30 ms for b = 1000); everything else is vectorised over b.
 """
@@ -103,6 +106,72 @@ def _board_places(
     return places(weighted, competing)
 
 
+@dataclass(frozen=True, eq=False)
+class BootstrapDraws:
+    """Every resample of the board, for analyses beyond the intervals (`scoring.analysis`).
+
+    Axes: e kept entries (input order), t tasks, b resamples.
+    """
+
+    names: tuple[str, ...]  # kept entries, in input order
+    tasks: tuple[str, ...]
+    dropped: tuple[str, ...]  # entries with a task without any valid split (NaN Q)
+    competing: np.ndarray  # (e,) bool: not in `non_competing`
+    point_q: np.ndarray  # (e, t) Q on the unresampled splits
+    point_places: np.ndarray  # (e,) int places on the unresampled board
+    q: np.ndarray  # (b, e, t) resampled Q
+    places: np.ndarray  # (e, b) int places on each resample's board
+
+
+def bootstrap_draws(
+    split_scores: Mapping[str, Mapping[str, object]],
+    tasks: Sequence[str],
+    rng: np.random.Generator,
+    *,
+    n_resamples: int = MIN_RESAMPLES,
+    weight_exclude: Sequence[str] = (),
+    non_competing: Sequence[str] = (),
+    ghost_std: float | None = None,
+) -> BootstrapDraws:
+    """Resample the board: {name: {task: (k,) split scores}} -> BootstrapDraws.
+
+    The same draws as `rank_intervals` with the same generator state (it summarises these).
+    """
+    if n_resamples < MIN_RESAMPLES:
+        raise ValueError(f"n_resamples must be at least {MIN_RESAMPLES}, got {n_resamples!r}")
+    if ghost_std is not None and not (ghost_std > 0 and math.isfinite(ghost_std)):
+        raise ValueError(f"ghost_std must be a positive number, got {ghost_std!r}")
+    tasks = tuple(tasks)
+    kept: list[str] = []
+    dropped: list[str] = []
+    splits: list[list[np.ndarray]] = []
+    for name, per_task in split_scores.items():
+        valid = [_valid_splits(per_task.get(t, ())) for t in tasks]
+        if tasks and all(v.size for v in valid):
+            kept.append(name)
+            splits.append(valid)
+        else:
+            dropped.append(name)
+    excluded, outside = set(weight_exclude), set(non_competing)
+    include = np.array([n not in excluded for n in kept], dtype=bool)
+    competing = np.array([n not in outside for n in kept], dtype=bool)
+    n_e, n_t = len(kept), len(tasks)
+    if not kept:
+        empty = np.empty((0,), dtype=int)
+        return BootstrapDraws(
+            (), tasks, tuple(dropped), competing, np.empty((0, n_t)), empty,
+            np.empty((n_resamples, 0, n_t)), np.empty((0, n_resamples), dtype=int),
+        )  # fmt: skip
+
+    point_q = np.array([[q_from_splits(s) for s in row] for row in splits])  # (e, t)
+    point = _board_places(point_q[None], include, competing, ghost_std)[:, 0]  # (e,)
+    q = _resampled_q(splits, n_e, n_t, n_resamples, rng)  # (b, e, t)
+    resampled = _board_places(q, include, competing, ghost_std)  # (e, b)
+    return BootstrapDraws(
+        tuple(kept), tasks, tuple(dropped), competing, point_q, point, q, resampled
+    )
+
+
 def rank_intervals(
     split_scores: Mapping[str, Mapping[str, object]],
     tasks: Sequence[str],
@@ -119,44 +188,29 @@ def rank_intervals(
     k may differ between entries and tasks; NaN marks a failed split. An entry missing a task, or
     with no valid split on a task, has a NaN Q and is dropped, as in `rank_entries`.
     """
-    if n_resamples < MIN_RESAMPLES:
-        raise ValueError(f"n_resamples must be at least {MIN_RESAMPLES}, got {n_resamples!r}")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
-    if ghost_std is not None and not (ghost_std > 0 and math.isfinite(ghost_std)):
-        raise ValueError(f"ghost_std must be a positive number, got {ghost_std!r}")
-    tasks = tuple(tasks)
-    kept: list[str] = []
-    dropped: list[str] = []
-    splits: list[list[np.ndarray]] = []
-    for name, per_task in split_scores.items():
-        valid = [_valid_splits(per_task.get(t, ())) for t in tasks]
-        if tasks and all(v.size for v in valid):
-            kept.append(name)
-            splits.append(valid)
-        else:
-            dropped.append(name)
-    if not kept:
-        return RankIntervals((), tuple(dropped), n_resamples, level)
+    draws = bootstrap_draws(
+        split_scores, tasks, rng, n_resamples=n_resamples, weight_exclude=weight_exclude,
+        non_competing=non_competing, ghost_std=ghost_std,
+    )  # fmt: skip
+    return intervals_from_draws(draws, level)
 
-    excluded, outside = set(weight_exclude), set(non_competing)
-    include = np.array([n not in excluded for n in kept])
-    competing = np.array([n not in outside for n in kept])
-    n_e, n_t = len(kept), len(tasks)
 
-    point_q = np.array([[q_from_splits(s) for s in row] for row in splits])  # (e, t)
-    point = _board_places(point_q[None], include, competing, ghost_std)[:, 0]  # (e,)
-    resampled = _board_places(
-        _resampled_q(splits, n_e, n_t, n_resamples, rng), include, competing, ghost_std
-    )  # (e, b)
-
+def intervals_from_draws(draws: BootstrapDraws, level: float = 0.9) -> RankIntervals:
+    """The central `level` interval of every kept entry's place, and its share of first places."""
+    n_resamples = draws.places.shape[1]
+    if not draws.names:
+        return RankIntervals((), draws.dropped, n_resamples, level)
+    resampled = draws.places
     tail = (1.0 - level) / 2.0
     low = np.quantile(resampled, tail, axis=1, method="inverted_cdf")
     high = np.quantile(resampled, 1.0 - tail, axis=1, method="inverted_cdf")
     p_first = (resampled == 1).mean(axis=1)
     intervals = [
-        RankInterval(kept[e], int(point[e]), int(low[e]), int(high[e]), float(p_first[e]))
-        for e in range(n_e)
-    ]
+        RankInterval(name, int(draws.point_places[e]), int(low[e]), int(high[e]),
+                     float(p_first[e]))
+        for e, name in enumerate(draws.names)
+    ]  # fmt: skip
     intervals.sort(key=lambda i: (i.rank, i.name))
-    return RankIntervals(tuple(intervals), tuple(dropped), n_resamples, level)
+    return RankIntervals(tuple(intervals), draws.dropped, n_resamples, level)

@@ -1,6 +1,6 @@
 """CLI: `python -m synthetic --out DIR [--size full|demo|tiny] [--dim D] [--seed S]
-[--row-scale F] [--gzip] [--breadth]`. I/O: writes the challenge under DIR and prints what it
-wrote."""
+[--row-scale F] [--gzip] [--breadth] [--teams default|wide]`. I/O: writes the challenge under
+DIR and prints what it wrote."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 
 from synthetic.challenge import make_challenge
-from synthetic.spec import SIZES, spec_for_size
+from synthetic.spec import SIZES, TEAM_SETS, spec_for_size
 from synthetic.writer import write_challenge
 
 
@@ -25,6 +25,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dim", type=int, help="embedding columns (default: the size's)")
     parser.add_argument("--seed", type=int, help="generator seed (default 0)")
     parser.add_argument("--row-scale", type=float, help="multiplies the 2025 row counts")
+    parser.add_argument(
+        "--teams",
+        choices=sorted(TEAM_SETS),
+        help="default: the five teams; wide: twelve, with task-specific strengths",
+    )
     parser.add_argument("--gzip", action="store_true", help="write submissions as .csv.gz")
     parser.add_argument(
         "--breadth",
@@ -38,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     try:
         spec = spec_for_size(
-            args.size, seed=args.seed, dim=args.dim, row_scale=args.row_scale, breadth=args.breadth
+            args.size, seed=args.seed, dim=args.dim, row_scale=args.row_scale,
+            breadth=args.breadth, teams=args.teams,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -60,9 +60,14 @@ def make_challenge(spec: ChallengeSpec) -> Challenge:
     ids = latent.ids[order]
     ids.setflags(write=False)
     z = latent.z[order]
+    groups = np.empty(len(latent.ids), dtype=object)  # (n,) task group of each sample
+    for name, rows in latent.group_slices:
+        groups[rows] = name
+    groups = groups[order].astype(str)
     submissions = []
     for team in spec.teams:
-        matrix = embedding_matrix(team, z, component_rng(spec.seed, f"team/{team}"), spec.dim)
+        rng = component_rng(spec.seed, f"team/{team}")
+        matrix = embedding_matrix(team, z, rng, spec.dim, groups)
         matrix.setflags(write=False)
         submissions.append(Submission(team=team, ids=ids, matrix=matrix))
     return Challenge(spec=spec, ids=ids, phases=(final, dev), submissions=tuple(submissions))

@@ -125,12 +125,31 @@ TEAMS: dict[str, tuple[TeamProfile, EmbeddingFunction]] = {
 
 
 def team_profile(team: str) -> TeamProfile:
-    """The presentation of one team."""
-    return TEAMS[team][0]
+    """The presentation of one team (the five above or a `synthetic.variants` team)."""
+    if team in TEAMS:
+        return TEAMS[team][0]
+    from synthetic.variants import VARIANT_TEAMS
+
+    return VARIANT_TEAMS[team][0]
 
 
-def embedding_matrix(team: str, z: np.ndarray, rng: np.random.Generator, dim: int) -> np.ndarray:
-    """(n, d) float32 embedding of the samples with latent state z (n, l) by `team`."""
-    if team not in TEAMS:
-        raise ValueError(f"unknown team {team!r}; known: {list(TEAMS)}")
-    return TEAMS[team][1](z, rng, dim)
+def embedding_matrix(
+    team: str,
+    z: np.ndarray,
+    rng: np.random.Generator,
+    dim: int,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, d) float32 embedding of the samples with latent state z (n, l) by `team`.
+
+    `groups` (n,) names each sample's task group; only the `synthetic.variants` teams use it.
+    """
+    if team in TEAMS:
+        return TEAMS[team][1](z, rng, dim)
+    from synthetic.variants import VARIANT_TEAMS  # imports this module: import here, not above
+
+    if team not in VARIANT_TEAMS:
+        raise ValueError(f"unknown team {team!r}; known: {[*TEAMS, *VARIANT_TEAMS]}")
+    if groups is None or len(groups) != len(z):
+        raise ValueError(f"team {team!r} needs the task group of each of the {len(z)} samples")
+    return VARIANT_TEAMS[team][1](z, groups, rng, dim)

@@ -27,6 +27,20 @@ from typing import Literal
 TaskKind = Literal["regr", "cls", "mcls"]
 
 TEAM_NAMES: tuple[str, ...] = ("strong", "medium", "nonlinear", "weak", "baseline_random")
+# Generated only when asked for (`synthetic.variants`): teams with task-specific strengths.
+VARIANT_TEAM_NAMES: tuple[str, ...] = (
+    "land_specialist",
+    "climate_specialist",
+    "landcover_only",
+    "noisy_strong",
+    "very_noisy",
+    "subspace",
+    "hybrid",
+)
+TEAM_SETS: dict[str, tuple[str, ...]] = {
+    "default": TEAM_NAMES,
+    "wide": TEAM_NAMES + VARIANT_TEAM_NAMES,  # 12 entries: for the post-reveal analyses
+}
 
 
 @dataclass(frozen=True)
@@ -120,9 +134,10 @@ class ChallengeSpec:
             problems.append(f"dev_fraction must be in (0, 1], got {self.dev_fraction!r}")
         if not self.teams:
             problems.append("teams must name at least one team")
-        unknown = [t for t in self.teams if t not in TEAM_NAMES]
+        known = TEAM_NAMES + VARIANT_TEAM_NAMES
+        unknown = [t for t in self.teams if t not in known]
         if unknown:
-            problems.append(f"unknown teams {unknown}; known: {list(TEAM_NAMES)}")
+            problems.append(f"unknown teams {unknown}; known: {list(known)}")
         if len(set(self.teams)) != len(self.teams):
             problems.append(f"teams must be distinct, got {list(self.teams)}")
         if not problems:
@@ -164,8 +179,10 @@ def spec_for_size(
     dim: int | None = None,
     row_scale: float | None = None,
     breadth: bool = False,
+    teams: str | None = None,
 ) -> ChallengeSpec:
-    """The named size's spec, with any of seed, embedding dim and row scale overridden."""
+    """The named size's spec, with any of seed, embedding dim, row scale and team set
+    (`TEAM_SETS`: "default" or "wide") overridden."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; known: {sorted(SIZES)}")
     overrides: dict[str, object] = {}
@@ -177,4 +194,8 @@ def spec_for_size(
         overrides["row_scale"] = row_scale
     if breadth:
         overrides["breadth"] = True
+    if teams is not None:
+        if teams not in TEAM_SETS:
+            raise ValueError(f"unknown team set {teams!r}; known: {sorted(TEAM_SETS)}")
+        overrides["teams"] = TEAM_SETS[teams]
     return dataclasses.replace(SIZES[size], **overrides)

@@ -1,0 +1,1 @@
+"""Post-reveal analyses (placeholder)."""
