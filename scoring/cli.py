@@ -3,6 +3,8 @@
     python -m scoring evaluate --annotation_path DIR --submission_file F --output_dir DIR \
         --config YAML --method_name NAME --phase PHASE [--exclude_file F] [--seed N] [--strict]
     python -m scoring summarize --output_dir DIR --phase PHASE
+    python -m scoring analyze --output_dir DIR --phase PHASE [--dimensions auto|N] [--baseline NAME]
+        [--score q|mean] [--hold-out ENTRY:TASK] [--seed N] [--resamples N]
 
 Exit codes: 0 success, 2 bad arguments or config, 3 the submission was rejected, 4 the
 annotation folder is unusable.
@@ -167,6 +169,31 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _dimensions(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}")
+    return value
+
+
+def _cell(text: str) -> tuple[str, str]:
+    entry, sep, task = text.rpartition(":")
+    if not sep or not entry or not task:
+        raise argparse.ArgumentTypeError(f"expected ENTRY:TASK, got {text!r}")
+    return entry, task
+
+
+def cmd_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from scoring.analysis_command import run_analysis  # torch, matplotlib only when asked for
+
+    return run_analysis(args, out, err)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m scoring", description="NeuCo-Bench scoring engine (standalone mode)"
@@ -198,6 +225,34 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument(
         "--ghost-std", type=float, default=None, help="ghost-task stabiliser spread (Q units)"
     )
+    an = sub.add_parser(
+        "analyze",
+        help="after the reveal: rank stability and capability map of a phase's runs",
+        description="Rank stability (bootstrap blob plot, Kendall's tau, task agreement) and "
+        "the capability map (entries and tasks in one space; held-out validation; predictions "
+        "for unscored cells) of every run of a phase. Writes PNGs, analysis.json and report.md "
+        "to <output_dir>/analysis/<phase>/. Entries are named by method when each method has "
+        "one run, else by experiment (the run folder's name).",
+    )
+    an.add_argument("--output_dir", type=Path, default=Path("results"))
+    an.add_argument("--phase", default="results")
+    an.add_argument("--dimensions", type=_dimensions, default="auto",
+                    help="capability map dimension: auto (validated, 1..--max-dimensions) or N")
+    an.add_argument("--max-dimensions", type=int, default=5,
+                    help="largest dimension validated (default 5, the paper's)")
+    an.add_argument("--baseline", action="append", default=[], metavar="ENTRY",
+                    help="an organiser baseline: no competing place, out of the task weights "
+                    "(repeatable)")
+    an.add_argument("--ghost-std", type=float, default=None,
+                    help="ghost-task stabiliser spread (Q units), as in summarize")
+    an.add_argument("--score", choices=("q", "mean"), default="q",
+                    help="capability gaps from per-task Q (default) or the mean split score")
+    an.add_argument("--hold-out", action="append", type=_cell, default=[], metavar="ENTRY:TASK",
+                    help="hide a scored cell from the map and report its prediction against the "
+                    "truth (repeatable)")
+    an.add_argument("--seed", type=int, default=0, help="bootstrap and map seed (default 0)")
+    an.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (>= 1000)")
+    an.add_argument("--title", default=None, help="title of the pictures (default: the phase)")
     return p
 
 
@@ -206,6 +261,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
     try:
         if args.command == "evaluate":
             return cmd_evaluate(args, out, err)
+        if args.command == "analyze":
+            return cmd_analyze(args, out, err)
         return cmd_summarize(args, out, err)
     except ConfigError as exc:
         err.write(f"error: {exc}\n")

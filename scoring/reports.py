@@ -3,6 +3,7 @@
     <output_dir>/<phase>/<method>_<YYYYMMDD_HHMMSS>/results_summary.json
     <output_dir>/<phase>/<method>_<YYYYMMDD_HHMMSS>/<task>/<task>_result.json
     <output_dir>/leaderboards/<phase>/leaderboard_<YYYYMMDD_HHMMSS>.csv   (summarize)
+    <output_dir>/analysis/<phase>/...   (analyze: written by `scoring.cli`, read from the runs)
 
 Keys follow the reference (including its spelling `hyperparamaters`); this engine adds the
 seed, the config fingerprint, warning flags, failed-split counts, per-split scores and the
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,6 +125,11 @@ class PhaseRun:
 
 def read_phase_runs(output_dir: Path, phase: str) -> list[PhaseRun]:
     """Every results_summary.json under <output_dir>/<phase>/*/ (both key generations)."""
+    return [run for _, run in _phase_runs(output_dir, phase)]
+
+
+def _phase_runs(output_dir: Path, phase: str) -> list[tuple[Path, PhaseRun]]:
+    """(run folder, PhaseRun) of every results_summary.json of the phase."""
     phase_dir = Path(output_dir) / phase
     if not phase_dir.is_dir():
         raise FileNotFoundError(f"no results under {phase_dir}; run `evaluate` first")
@@ -135,16 +142,59 @@ def read_phase_runs(output_dir: Path, phase: str) -> list[PhaseRun]:
         def num(v: Any) -> float:
             return math.nan if v is None else float(v)
 
-        runs.append(
-            PhaseRun(
-                experiment=data["experiment"],
-                task_q={k: num(v) for k, v in q.items()},
-                task_acc={k: num(v) for k, v in acc.items()},
-                overall_q=num(data.get("overall_q_score", data.get("overall_score"))),
-                overall_acc=num(data.get("overall_acc_score")),
+        run = PhaseRun(
+            experiment=data["experiment"],
+            task_q={k: num(v) for k, v in q.items()},
+            task_acc={k: num(v) for k, v in acc.items()},
+            overall_q=num(data.get("overall_q_score", data.get("overall_score"))),
+            overall_acc=num(data.get("overall_acc_score")),
+        )
+        runs.append((path.parent, run))
+    return runs
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """A run's per-task detail for the post-reveal analyses (`python -m scoring analyze`)."""
+
+    experiment: str
+    method: str  # the experiment name without its run time stamp
+    task_q: dict[str, float]
+    task_mean: dict[str, float]  # mean split score
+    split_scores: dict[str, tuple[float, ...]]  # tasks whose result file lists them
+
+
+RUN_SUFFIX = re.compile(r"_\d{8}_\d{6}(_\d+)?$")
+
+
+def read_run_details(output_dir: Path, phase: str) -> list[RunDetail]:
+    """Every run of the phase with its per-task Q, mean score and split scores.
+
+    Split scores come from `<task>/<task>_result.json` (`split_scores`, or the reference's
+    `q_t` when it wrote fold results); a task without them has none, and the rank-stability
+    analysis leaves that run out.
+    """
+    details = []
+    for folder, run in _phase_runs(output_dir, phase):
+        splits: dict[str, tuple[float, ...]] = {}
+        for task in run.task_q:
+            path = folder / task / f"{task}_result.json"
+            if not path.is_file():
+                continue
+            data = json.loads(path.read_text())
+            values = data.get("split_scores", data.get("q_t"))
+            if isinstance(values, list) and values:
+                splits[task] = tuple(math.nan if v is None else float(v) for v in values)
+        details.append(
+            RunDetail(
+                experiment=run.experiment,
+                method=RUN_SUFFIX.sub("", run.experiment),
+                task_q=run.task_q,
+                task_mean=run.task_acc,
+                split_scores=splits,
             )
         )
-    return runs
+    return details
 
 
 def phase_leaderboard(

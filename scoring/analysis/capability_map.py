@@ -10,11 +10,13 @@ After Adorni et al. (2025), "capabilities encoding":
 2. Fit. Points x_m, x_t in R^d minimising the mean of (||x_m - x_t|| - gap)^2 over the known
    cells (`scoring.analysis.embedding_fit`).
 3. Dimension. Leave-cells-out cross-validation: the known cells are split into `n_folds` folds
-   (each entry and task keeps at least two training cells); for d = 1 .. max_dimension the
+   (each entry and task keeps at least two training cells), twice with different folds (a
+   single split of ~100 cells gives a noisy error); for d = 1 .. max_dimension the
    held-out root mean squared gap error is compared with the per-task-mean predictor (every
    entry predicted at the task's mean training gap). `dimension="auto"` takes the smallest d
-   whose held-out error is within 1 % of the lowest; the paper found 5 best on 85 models x 160
-   datasets, so 5 is the default upper bound. Small boards usually prefer fewer.
+   whose held-out error is within one standard error (over folds) of the lowest; the paper
+   found 5 best on 85 models x 160 datasets, so 5 is the default upper bound. Small boards
+   usually prefer fewer.
 4. Predictions. For every (entry, task) cell without a score, and for cells the caller holds out
    deliberately (`hold_out`: scored, but hidden from the gaps, the normalisation and the fit,
    so the prediction can be checked against the truth), the predicted gap ||x_m - x_t|| and
@@ -41,11 +43,12 @@ from scoring.analysis.embedding_fit import (
     fit_points,
     task_mean_predictions,
 )
+from scoring.analysis.errors import InsufficientData
 
 MAX_DIMENSION = 5
 N_FOLDS = 5
+REPEATS = 2
 MIN_TRAIN = 2
-TOLERANCE = 0.01  # relative: a larger dimension must cut the held-out error by more than 1 %
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class DimensionError:
     """Cross-validated error of one dimension, in gap units (0 = best entry, 1 = worst)."""
 
     dimension: int
-    heldout_rmse: float
+    heldout_rmse: float  # over every held-out cell of every fold
+    heldout_se: float  # standard error of the per-fold held-out RMSE
     train_rmse: float  # mean over folds of the training RMSE
 
 
@@ -79,8 +83,9 @@ class CapabilityMap:
     dimension: int
     cv: tuple[DimensionError, ...]  # one per dimension tried
     baseline_rmse: float  # the per-task-mean predictor on the same held-out cells
-    n_heldout_cells: int  # cells held out once each over the folds
+    n_heldout_cells: int  # cells held out (once per repetition)
     n_folds: int
+    repeats: int  # the cross-validation is repeated with new folds; errors pool over all
     heldout_gaps: np.ndarray  # (n,) true gaps of the cross-validation's held-out cells
     heldout_predicted: np.ndarray  # (n,) their predictions at the chosen dimension
     entry_points: np.ndarray  # (e, d) of the final fit
@@ -130,6 +135,7 @@ def capability_map(
     hold_out: Sequence[tuple[str, str]] = (),
     score_kind: str = "q",
     n_folds: int = N_FOLDS,
+    repeats: int = REPEATS,
     restarts: int = RESTARTS,
     steps: int = STEPS,
 ) -> CapabilityMap:
@@ -159,7 +165,7 @@ def capability_map(
     entries = tuple(n for n, ok in zip(names, entry_ok, strict=True) if ok)
     kept_tasks = tuple(t for t, ok in zip(tasks, task_ok, strict=True) if ok)
     if len(entries) < 2 or not kept_tasks:
-        raise ValueError(
+        raise InsufficientData(
             "a capability map needs at least two entries with scores on a task whose scores "
             f"differ; have {len(entries)} entries and {len(kept_tasks)} usable tasks"
         )
@@ -168,7 +174,8 @@ def capability_map(
     known = ~np.isnan(gaps)
 
     top = max(fixed or 1, max_dimension)
-    folds = cell_folds(known, n_folds, rng, min_train=MIN_TRAIN)  # (f, e, t)
+    folds = np.concatenate([cell_folds(known, n_folds, rng, min_train=MIN_TRAIN)
+                            for _ in range(repeats)])  # (f, e, t) fmt: skip
     folds = folds[folds.any(axis=(1, 2))]
     dims = np.arange(1, top + 1)
     cv_train = np.concatenate([known[None] & ~folds for _ in dims] + [np.repeat(known[None],
@@ -182,7 +189,9 @@ def capability_map(
     cv = []
     for i, d in enumerate(dims):
         rows = slice(i * len(folds), (i + 1) * len(folds))
-        cv.append(DimensionError(int(d), _rmse(errors[rows][heldout[rows]]),
+        per_fold = [_rmse(e[h]) for e, h in zip(errors[rows], heldout[rows], strict=True)]
+        se = float(np.std(per_fold, ddof=1) / np.sqrt(len(per_fold))) if len(per_fold) > 1 else 0.0
+        cv.append(DimensionError(int(d), _rmse(errors[rows][heldout[rows]]), se,
                                  float(fitted.train_rmse[rows].mean())))  # fmt: skip
     baseline = task_mean_predictions(gaps, known[None] & ~folds)
     baseline_rmse = _rmse(((baseline - gaps[None]) ** 2)[folds])
@@ -208,7 +217,8 @@ def capability_map(
     return CapabilityMap(
         entries=entries, tasks=kept_tasks, score_kind=score_kind, best=best, worst=worst,
         gaps=gaps, dimension=chosen, cv=tuple(cv), baseline_rmse=baseline_rmse,
-        n_heldout_cells=int(folds.sum()), n_folds=len(folds), heldout_gaps=cell_truth,
+        n_heldout_cells=int(folds.sum()) // repeats, n_folds=n_folds, repeats=repeats,
+        heldout_gaps=cell_truth,
         heldout_predicted=cell_predicted, entry_points=entry_points,
         task_points=task_points, fit_rmse=float(fitted.train_rmse[final]),
         predictions=predictions, centrality=centrality, picture_dimension=picture,
@@ -218,10 +228,10 @@ def capability_map(
 
 
 def _smallest_near_best(cv: Sequence[DimensionError]) -> int:
-    """The smallest dimension whose held-out error is within TOLERANCE of the lowest: extra
-    dimensions that a fit leaves unused give the same error up to optimiser noise."""
-    lowest = min(c.heldout_rmse for c in cv)
-    return min(c.dimension for c in cv if c.heldout_rmse <= lowest * (1.0 + TOLERANCE))
+    """The one-standard-error rule: the smallest dimension whose held-out error is within one
+    standard error of the lowest (a larger map must earn its extra parameters)."""
+    best = min(cv, key=lambda c: (c.heldout_rmse, c.dimension))
+    return min(c.dimension for c in cv if c.heldout_rmse <= best.heldout_rmse + best.heldout_se)
 
 
 def _checked_dimension(dimension: int | str, max_dimension: int) -> int | None:

@@ -209,7 +209,8 @@ def capability_fit_png(cmap: CapabilityMap, title: str = "") -> bytes:
     left.set_xlabel("Dimension of the map", fontsize=11)
     left.set_ylabel("RMSE of the normalised gap", fontsize=11)
     left.set_title(
-        f"Leave-cells-out validation ({cmap.n_folds} folds, {cmap.n_heldout_cells} cells)",
+        f"Leave-cells-out validation ({cmap.n_heldout_cells} cells, {cmap.n_folds} folds "
+        f"x {cmap.repeats})",
         fontsize=11,
     )
     left.legend(fontsize=9, frameon=False, loc="best")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring.analysis.errors import InsufficientData
 from scoring.bootstrap import MIN_RESAMPLES, BootstrapDraws, bootstrap_draws, intervals_from_draws
 from scoring.ranking import min_ranks_descending
 
@@ -111,7 +112,7 @@ def rank_stability(
         non_competing=non_competing, ghost_std=ghost_std,
     )  # fmt: skip
     if len(draws.names) < 2:
-        raise ValueError(
+        raise InsufficientData(
             f"rank stability needs at least two entries with a score on every task; have "
             f"{len(draws.names)} (left out: {', '.join(draws.dropped) or 'none'})"
         )
