@@ -204,3 +204,35 @@ def test_missing_exclude_file_is_a_usage_error_not_a_rejected_submission(
     proc = evaluate(challenge, tmp_path, "strong", "--exclude_file", str(tmp_path / "nope.txt"))
     assert proc.returncode == 4
     assert f"error: exclude file not found: {tmp_path / 'nope.txt'}" in proc.stderr
+
+
+def test_analyze_writes_the_post_reveal_analysis(challenge: Path, tmp_path: Path):
+    for team in ("strong", "weak", "baseline_random"):
+        assert evaluate(challenge, tmp_path, team, "--method_name", team).returncode == 0
+    proc = run(
+        "analyze", "--output_dir", str(tmp_path), "--phase", "final", "--max-dimensions", "2",
+        "--baseline", "baseline_random", "--hold-out", "strong:crops", "--resamples", "1000",
+        cwd=challenge,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "analysis" / "final"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "analysis.json", "capability_fit.png", "capability_map.png", "rank_blobs.png",
+        "rank_tau.png", "report.md", "task_agreement.png",
+    ]  # fmt: skip
+    assert "held-out RMSE of the gap" in proc.stdout
+    assert "predicted strong" in proc.stdout and "true Q" in proc.stdout
+    assert "(baseline)" in proc.stdout and "total" in proc.stdout
+    doc = json.loads((folder / "analysis.json").read_text())
+    assert sorted(doc["entries"]) == ["baseline_random", "strong", "weak"]
+    assert doc["baselines"] == ["baseline_random"]
+    (checked,) = doc["capability_map"]["predictions"]
+    assert (checked["entry"], checked["task"]) == ("strong", "crops")
+    strong = next(p for p in (tmp_path / "final").iterdir() if p.name.startswith("strong_"))
+    truth = json.loads((strong / "results_summary.json").read_text())["task_q_scores"]["crops"]
+    assert checked["true_score"] == pytest.approx(truth, rel=1e-5)
+
+    again = run("analyze", "--output_dir", str(tmp_path), "--phase", "final",
+                "--hold-out", "nobody:crops", cwd=challenge)  # fmt: skip
+    assert again.returncode == 2
+    assert "no single entry named 'nobody'" in again.stderr

@@ -282,6 +282,31 @@ def test_a_team_does_not_depend_on_which_other_teams_are_generated():
     )
 
 
+def test_the_wide_team_set_adds_specialists_without_changing_the_five():
+    from synthetic import TEAM_SETS, VARIANT_TEAM_NAMES
+    from synthetic.variants import VARIANT_TEAMS
+
+    assert list(VARIANT_TEAMS) == list(VARIANT_TEAM_NAMES)
+    assert TEAM_SETS["default"] == TEAM_NAMES and len(TEAM_SETS["wide"]) == 12
+    wide = make_challenge(spec_for_size("tiny", teams="wide"))
+    default = make_challenge(spec_for_size("tiny"))
+    assert [s.team for s in wide.submissions] == list(TEAM_NAMES + VARIANT_TEAM_NAMES)
+    for team in TEAM_NAMES:
+        np.testing.assert_array_equal(wide.submission(team).matrix, default.submission(team).matrix)
+    # landcover_only is a linear view on the landcover samples and noise elsewhere.
+    position = {i: k for k, i in enumerate(wide.ids)}
+    for name, informative in (("landcover_forest", True), ("crops", False)):
+        task = wide.phase("final").task(name)
+        rows = np.array([position[i] for i in task.ids])
+        x = wide.submission("landcover_only").matrix[rows].astype(np.float64)
+        x_strong = wide.submission("strong").matrix[rows].astype(np.float64)
+        ours = _ridge_r2(x, task.labels, np.random.default_rng(0), 20, 0.2, 0.1)
+        strong = _ridge_r2(x_strong, task.labels, np.random.default_rng(0), 20, 0.2, 0.1)
+        assert (ours > strong - 0.1) if informative else (ours < strong - 0.1), (name, ours, strong)
+    with pytest.raises(ValueError, match="unknown team set 'huge'"):
+        spec_for_size("tiny", teams="huge")
+
+
 # --- quality ordering -------------------------------------------------------------------------
 
 
