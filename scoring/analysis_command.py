@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from scoring.analysis import AnalysisOptions, PhaseAnalysis, PhaseScores, analyse_phase
+from scoring.analysis import AnalysisOptions, PhaseScores, analyse_phase, analysis_summary
 from scoring.analysis import analysis_files as render_files
 from scoring.reports import RunDetail, read_run_details
 
@@ -79,7 +79,7 @@ def run_analysis(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for name, data in files.items():
         (folder / name).write_bytes(data)
     written = time.perf_counter()
-    _print_summary(analysis, out)
+    out.write(analysis_summary(analysis))
     for note in analysis.notes:
         err.write(f"note: {note}\n")
     parts = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in analysis.seconds.items())
@@ -87,30 +87,3 @@ def run_analysis(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               f"{written - computed:.1f} s; total {written - started:.1f} s\n")  # fmt: skip
     out.write(f"analysis written to {folder}/ ({', '.join(sorted(files))})\n")
     return 0
-
-
-def _print_summary(analysis: PhaseAnalysis, out: TextIO) -> None:
-    stability, cmap = analysis.stability, analysis.capability
-    if stability:
-        s = stability.board_summary
-        out.write(f"rank stability ({stability.n_resamples} resamples): Kendall's tau of the "
-                  f"board median {s.median:.3f} (quartiles {s.q25:.3f}-{s.q75:.3f})\n")  # fmt: skip
-        for d in stability.distributions:
-            out.write(f"  {d.place:3d}  {d.name[:32]:32s} median {d.median:5.1f}  "
-                      f"interval {d.low}-{d.high}  P(first) {d.p_first:.3f}"
-                      f"{'  (baseline)' if d.baseline else ''}\n")  # fmt: skip
-    if cmap:
-        out.write(f"capability map: held-out RMSE of the gap ({cmap.n_heldout_cells} cells, "
-                  f"{cmap.n_folds} folds x {cmap.repeats})\n")  # fmt: skip
-        out.write(f"  {'dim':>3s} {'held-out':>9s} {'s.e.':>6s} {'training':>9s} "
-                  f"{'per-task mean':>14s}\n")  # fmt: skip
-        for c in cmap.cv:
-            mark = "  <- chosen" if c.dimension == cmap.dimension else ""
-            out.write(f"  {c.dimension:3d} {c.heldout_rmse:9.3f} {c.heldout_se:6.3f} "
-                      f"{c.train_rmse:9.3f} "
-                      f"{cmap.baseline_rmse:14.3f}{mark}\n")  # fmt: skip
-        unit = "Q" if cmap.score_kind == "q" else "mean"
-        for p in cmap.predictions:
-            truth = "" if p.true_score is None else f"  true {unit} {p.true_score:8.3f}"
-            out.write(f"  predicted {p.entry[:24]:24s} on {p.task[:24]:24s} gap {p.gap:6.3f}  "
-                      f"{unit} {p.score:8.3f}  (per-task mean {p.task_mean_score:8.3f}){truth}\n")

@@ -8,7 +8,8 @@
     python -m worker refresh --config F [--phase P]   (re-read public flags, republish)
     python -m worker doctor --config F
     python -m worker healthcheck [--config F] [--max-age S]
-    python -m worker leaderboard show|publish|reveal PHASE --config F
+    python -m worker leaderboard show|publish|reveal PHASE --config F [--with-analysis]
+    python -m worker leaderboard analyze --phase PHASE --config F [--dimensions auto|N]
     python -m worker migrate --config F [--dry-run] [--yes]   (the database schema's upgrade)
 
 The config path may also come from NEUCO_CONFIG. Exit codes: 0 ok, 1 problems found
@@ -318,12 +319,14 @@ def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -
     from worker.leaderboard import (
         PhaseStillScoring,
         PublishError,
+        analysis_pictures,
         make_publisher,
         publish_phase,
         reveal_phase,
         show_phase,
     )
 
+    args.phase = args.phase or args.phase_option
     if args.phase not in settings.phases:
         out.write(f"error: unknown phase {args.phase!r}; known: {', '.join(settings.phases)}\n")
         return 2
@@ -332,14 +335,18 @@ def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -
         if args.action == "show":
             out.write(show_phase(store, args.phase, settings) + "\n")
             return 0
+        if args.action == "analyze":
+            return cmd_analyze(store, settings, args, out)
         publisher = make_publisher(settings)
         if publisher is None:
             out.write("the leaderboard publisher is disabled in the config\n")
             return 1
         try:
             if args.action == "reveal":
+                extra = _analysis_files(store, settings, args, out) if args.with_analysis else {}
                 result = reveal_phase(store, args.phase, settings, publisher, force=args.force,
-                                      explanation=args.explanation)
+                                      explanation=args.explanation, extra_files=extra,
+                                      pictures=analysis_pictures(extra, args.phase))
             else:
                 result = publish_phase(store, args.phase, settings, publisher,
                                        explanation=args.explanation)
@@ -391,6 +398,57 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
         return 0
     finally:
         lock.close()
+def cmd_analyze(
+    store: SqlScoreStore, settings: Settings, args: argparse.Namespace, out: TextIO
+) -> int:
+    """Rank stability and capability map of a revealed phase, written to --output-dir."""
+    from scoring.analysis import analysis_summary
+    from worker.leaderboard import (
+        PhaseNotRevealed,
+        analysis_repository_files,
+        make_publisher,
+        phase_analysis,
+        phase_is_revealed,
+    )
+
+    started = time.perf_counter()
+    revealed = phase_is_revealed(settings, args.phase, make_publisher(settings))
+    try:
+        analysis = phase_analysis(store, args.phase, settings, revealed=revealed,
+                                  dimensions=args.dimensions, score_kind=args.score)
+    except PhaseNotRevealed as exc:
+        out.write(f"analyze: refused: {exc}\n")
+        return 1
+    folder = Path(args.output_dir or settings.data_dir / "analysis")
+    for name, data in analysis_repository_files(analysis).items():
+        path = folder / name.split("/", 1)[1]  # analysis/<phase>/<file> -> <phase>/<file>
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    out.write(analysis_summary(analysis))
+    for note in analysis.notes:
+        out.write(f"note: {note}\n")
+    out.write(f"analysis of phase {args.phase} written to {folder / args.phase}/ "
+              f"in {time.perf_counter() - started:.1f} s\n")
+    return 0
+
+
+def _analysis_files(store: SqlScoreStore, settings: Settings, args: argparse.Namespace,
+                    out: TextIO) -> dict[str, bytes]:
+    from worker.leaderboard import analysis_repository_files, phase_analysis
+
+    analysis = phase_analysis(store, args.phase, settings, revealed=True,
+                              dimensions=args.dimensions, score_kind=args.score)
+    for note in analysis.notes:
+        out.write(f"note: {note}\n")
+    return analysis_repository_files(analysis)
+
+
+def _dimensions(text: str) -> int | str:
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}")
+    return int(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -421,10 +479,20 @@ def parser() -> argparse.ArgumentParser:
     h = sub.add_parser("healthcheck", help="exit 0 if the heartbeat is fresh")
     h.add_argument("--config")
     h.add_argument("--max-age", type=float, default=300.0, help="seconds (default 300)")
-    lb = sub.add_parser("leaderboard", help="show, publish or reveal a phase's leaderboard")
-    lb.add_argument("action", choices=("show", "publish", "reveal"))
-    lb.add_argument("phase")
+    lb = sub.add_parser("leaderboard", help="show, publish, reveal or analyze a phase")
+    lb.add_argument("action", choices=("show", "publish", "reveal", "analyze"))
+    lb.add_argument("phase", nargs="?")
+    lb.add_argument("--phase", dest="phase_option", help="the phase (or give it positionally)")
     lb.add_argument("--config")
+    lb.add_argument("--with-analysis", action="store_true",
+                    help="reveal: add the rank-stability and capability-map analysis "
+                    "(analysis/<phase>/, and its pictures on the phase's web page)")
+    lb.add_argument("--output-dir", help="analyze: folder for the files (default: "
+                    "<data_dir>/analysis); one subfolder per phase")
+    lb.add_argument("--dimensions", type=_dimensions, default="auto",
+                    help="analyze: capability map dimension, auto (validated 1-5) or N")
+    lb.add_argument("--score", choices=("q", "mean_score"), default="q",
+                    help="analyze: capability gaps from per-task Q or the mean split score")
     lb.add_argument("--explanation", help="why entries disappeared (allows a smaller board)")
     lb.add_argument("--force", action="store_true", help="reveal even with scorings pending")
     m = sub.add_parser("migrate", help="show the database schema's upgrade plan and apply it")

@@ -30,7 +30,13 @@ from scoring.analysis.rank_stability import (
     kendall_tau_b,
     rank_stability,
 )
-from scoring.analysis.report import analysis_files, analysis_json, analysis_markdown, markdown_text
+from scoring.analysis.report import (
+    analysis_files,
+    analysis_json,
+    analysis_markdown,
+    analysis_summary,
+    markdown_text,
+)
 
 __all__ = [
     "MAX_DIMENSION",
@@ -48,6 +54,7 @@ __all__ = [
     "analysis_files",
     "analysis_json",
     "analysis_markdown",
+    "analysis_summary",
     "capability_map",
     "kendall_tau_b",
     "markdown_text",

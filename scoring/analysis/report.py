@@ -270,6 +270,44 @@ def _fixed(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.3f}"
 
 
+def analysis_summary(analysis: PhaseAnalysis) -> str:
+    """The terminal summary: intervals, the validation table, the predictions."""
+    lines: list[str] = []
+    stability, cmap = analysis.stability, analysis.capability
+    if stability:
+        s = stability.board_summary
+        lines.append(
+            f"rank stability ({stability.n_resamples} resamples): Kendall's tau of the board "
+            f"median {s.median:.3f} (quartiles {s.q25:.3f}-{s.q75:.3f})"
+        )
+        for d in stability.distributions:
+            lines.append(
+                f"  {d.place:3d}  {d.name[:32]:32s} median {d.median:5.1f}  interval "
+                f"{d.low}-{d.high}  P(first) {d.p_first:.3f}{'  (baseline)' if d.baseline else ''}"
+            )
+    if cmap:
+        lines.append(
+            f"capability map: held-out RMSE of the gap ({cmap.n_heldout_cells} cells, "
+            f"{cmap.n_folds} folds x {cmap.repeats})"
+        )
+        lines.append(f"  {'dim':>3s} {'held-out':>9s} {'s.e.':>6s} {'training':>9s} "
+                     f"{'per-task mean':>14s}")  # fmt: skip
+        for c in cmap.cv:
+            mark = "  <- chosen" if c.dimension == cmap.dimension else ""
+            lines.append(
+                f"  {c.dimension:3d} {c.heldout_rmse:9.3f} {c.heldout_se:6.3f} "
+                f"{c.train_rmse:9.3f} {cmap.baseline_rmse:14.3f}{mark}"
+            )
+        unit = "Q" if cmap.score_kind == "q" else "mean"
+        for p in cmap.predictions:
+            truth = "" if p.true_score is None else f"  true {unit} {p.true_score:8.3f}"
+            lines.append(
+                f"  predicted {p.entry[:24]:24s} on {p.task[:24]:24s} gap {p.gap:6.3f}  "
+                f"{unit} {p.score:8.3f}  (per-task mean {p.task_mean_score:8.3f}){truth}"
+            )
+    return "".join(f"{line}\n" for line in lines)
+
+
 # ---- every file --------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from worker.leaderboard import (
     BoardRow,
     EntryInfo,
     FinishedSubmission,
+    PhaseNotRevealed,
     RankSnapshot,
     board_csv,
     board_files,
@@ -30,6 +31,7 @@ from worker.leaderboard import (
     board_table,
     commit_message,
     markdown_cell,
+    phase_analysis,
     phase_markers,
     rank_evolution_png,
     rank_history,
@@ -372,6 +374,18 @@ def test_nothing_per_task_leaves_before_reveal() -> None:
             assert secret not in text, (secret, path)
     with pytest.raises(ValueError, match="not revealed"):
         task_heatmap_png(board)
+    # The post-reveal analysis is refused before it reads a single score.
+    with pytest.raises(PhaseNotRevealed, match="'final' is not revealed") as refusal:
+        phase_analysis(_UntouchableStore(), "final", None, revealed=False)  # type: ignore[arg-type]
+    for secret in _secret_strings():
+        assert secret not in str(refusal.value)
+
+
+class _UntouchableStore:
+    """A store that fails the test if anything reads it."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the store was read ({name}) for an unrevealed phase")
 
 
 def test_per_task_detail_appears_once_revealed() -> None:

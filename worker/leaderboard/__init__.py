@@ -4,6 +4,8 @@ git remote or GitHub.
 
 Public names (import them from `worker.leaderboard`; its modules are private to the package):
     build_phase_board, publish_phase, reveal_phase, show_phase    from the store to the remote
+    phase_analysis, analysis_repository_files, phase_is_revealed, PhaseNotRevealed
+                                                                  after the reveal (analysis)
     make_publisher, create_leaderboard_remote, template_files, SEED_MESSAGE, PhaseStillScoring
     Board, BoardRow, EntryInfo, RankSnapshot, FinishedSubmission  values (frozen dataclasses)
     board_from_leaderboard, rank_history                          building values (pure)
@@ -17,12 +19,19 @@ Public names (import them from `worker.leaderboard`; its modules are private to 
     PublishError, PublishTransientError, PublishPermanentError    its errors (`worker.errors` tree)
 
 Modules: board (a phase's board from the store), publishing (publish, reveal or show a phase),
-remote (the configured publisher; a new repository from the template), values, render, text,
-plots, site (the web pages: site_pages, site_charts, site_assets/ with the stylesheet and
+analysis (rank stability and capability map of a revealed phase: `scoring.analysis` over the
+store), remote (the configured publisher; a new repository from the template), values, render,
+text, plots, site (the web pages: site_pages, site_charts, site_assets/ with the stylesheet and
 script), publish (the port, its errors and safety rules), git (GitPublisher), git_plumbing (its
 bare repository and remote), github (GitHubPublisher). Of the other rooms it reads only the store.
 """
 
+from worker.leaderboard.analysis import (
+    PhaseNotRevealed,
+    analysis_repository_files,
+    phase_analysis,
+    phase_is_revealed,
+)
 from worker.leaderboard.board import build_phase_board
 from worker.leaderboard.git import GitPublisher
 from worker.leaderboard.github import GitHubPublisher
@@ -83,6 +92,10 @@ __all__ = [
     "END",
     "analysis_pictures",
     "SEED_MESSAGE",
+    "PhaseNotRevealed",
+    "analysis_repository_files",
+    "phase_analysis",
+    "phase_is_revealed",
     "Board",
     "BoardRow",
     "EntryInfo",

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -69,6 +70,50 @@ class ScoreReader(Protocol):
 # ---- building the board ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, eq=False)
+class PhaseEntries:
+    """What a phase's board is built from (also read by `worker.leaderboard.analysis`)."""
+
+    submissions: list[StoredSubmission]  # every submission of the phase
+    shown: list[StoredSubmission]  # scored and public (or baseline), oldest first
+    names: dict[str, str]  # entry key -> unique display name
+    notes: list[str]  # renamed duplicates
+    by_name: dict[str, BoardEntry]  # the submission each entry counts with, by display name
+    records: dict[int | None, EvaluationRecord]  # evaluation id -> per-task and split scores
+    tasks: tuple[str, ...]
+    baselines: set[str]  # display names without a competing place
+    exclude: tuple[str, ...]  # display names out of the task weights
+
+
+def phase_entries(store: ScoreReader, phase: str, settings: Settings) -> PhaseEntries:
+    """The phase's entries under the configured policy, named as on the board."""
+    if phase not in settings.phases:
+        raise ValueError(f"unknown phase {phase!r}; configured: {', '.join(settings.phases)}")
+    board = settings.leaderboard
+    entries = store.board_entries(phase, "best" if board.policy == "best" else "latest")
+    submissions = store.list_submissions(phase=phase)
+    shown = _shown_submissions(submissions, entries)
+    names, notes = _entry_names(shown)
+    baselines = _baseline_names(shown, names, board.baselines)
+    exclude = () if board.baselines_in_weights else tuple(sorted(baselines))
+    by_name = {names[_entry_key(e.submission)]: e for e in entries}
+    records = {
+        sub.current_evaluation_id: store.evaluation(sub.current_evaluation_id)
+        for sub in shown
+        if sub.current_evaluation_id is not None
+    }
+    return PhaseEntries(submissions, shown, names, notes, by_name, records,
+                        _task_union(entries), baselines, exclude)  # fmt: skip
+
+
+def bootstrap_seed(phase: str, by_name: Mapping[str, BoardEntry]) -> int:
+    """The board's bootstrap seed: the phase and its entries' evaluations, so an unchanged
+    database draws the same resamples (and renders the same bytes)."""
+    ids = [e.submission.current_evaluation_id for e in by_name.values()]
+    digest = hashlib.sha256(f"{phase}|{sorted(i or 0 for i in ids)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
 def build_phase_board(
     store: ScoreReader, phase: str, settings: Settings, *, revealed: bool | None = None
 ) -> tuple[Board, list[str]]:
@@ -84,20 +129,12 @@ def build_phase_board(
             f"leaderboard.bootstrap_resamples must be 0 (no intervals) or at least "
             f"{MIN_RESAMPLES}, got {board.bootstrap_resamples}"
         )
-    entries = store.board_entries(phase, "best" if board.policy == "best" else "latest")
-    submissions = store.list_submissions(phase=phase)
-    shown = _shown_submissions(submissions, entries)
-    names, notes = _entry_names(shown)
-    baselines = _baseline_names(shown, names, board.baselines)
-    exclude = () if board.baselines_in_weights else tuple(sorted(baselines))
-    by_name = {names[_entry_key(e.submission)]: e for e in entries}
-    records = {
-        sub.current_evaluation_id: store.evaluation(sub.current_evaluation_id)
-        for sub in shown
-        if sub.current_evaluation_id is not None
-    }
-
-    tasks = _task_union(entries)
+    gathered = phase_entries(store, phase, settings)
+    shown, names, by_name, records = (
+        gathered.shown, gathered.names, gathered.by_name, gathered.records
+    )
+    baselines, exclude, tasks = gathered.baselines, gathered.exclude, gathered.tasks
+    notes = list(gathered.notes)
     task_q = {name: e.task_q for name, e in by_name.items()}
     leaderboard = rank_entries(task_q, tasks, weight_exclude=exclude, ghost_std=board.ghost_std)
     notes += _dropped_notes(leaderboard, task_q)
@@ -109,7 +146,7 @@ def build_phase_board(
         f"Phase {phase}",  # the README's title names the challenge; long titles clip the plots
         leaderboard,
         _entry_infos(by_name, shown, names, baselines),
-        updated_at=_updated_at(shown, submissions),
+        updated_at=_updated_at(shown, gathered.submissions),
         revealed=phase in board.revealed_phases if revealed is None else revealed,
         intervals=intervals,
         history=history,
@@ -211,11 +248,10 @@ def _intervals(
         name: {t.task: t.split_scores for t in records[id_].tasks}
         for name, id_ in zip(by_name, ids, strict=True)
     }
-    digest = hashlib.sha256(f"{phase}|{sorted(i or 0 for i in ids)}".encode()).digest()
     return rank_intervals(
         split_scores,
         tasks,
-        np.random.default_rng(int.from_bytes(digest[:8], "big")),
+        np.random.default_rng(bootstrap_seed(phase, by_name)),
         n_resamples=board.bootstrap_resamples,
         weight_exclude=exclude,
         non_competing=tuple(sorted(baselines)),

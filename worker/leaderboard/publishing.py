@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from worker.errors import WorkerError
@@ -82,11 +82,14 @@ def reveal_phase(
     explanation: str | None = None,
     template_dir: Path = TEMPLATE_DIR,
     pictures: Sequence[SitePicture] = (),
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> PublishResult:
     """Publish the phase with its per-task results, whatever `revealed_phases` says.
 
     `pictures` (e.g. the post-reveal analysis' PNGs) are published with the phase's web page
-    and stay linked from it afterwards.
+    and stay linked from it afterwards. `extra_files` (the analysis' report and data,
+    `worker.leaderboard.analysis_repository_files`) join the same commit at new paths; only a
+    reveal takes them, so nothing per-task leaves with an unrevealed board.
 
     Raises PhaseStillScoring while submissions of the phase are received or running, unless
     `force`. A frozen phase stays frozen: take it out of `frozen_phases` to reveal it. Add the
@@ -99,7 +102,8 @@ def reveal_phase(
             f"phase {phase!r} still has {len(waiting)} submission(s) waiting or being scored "
             f"({shown}); reveal once they are done, or force it"
         )
-    return _publish(store, phase, settings, publisher, explanation, True, template_dir, pictures)
+    return _publish(store, phase, settings, publisher, explanation, True, template_dir, pictures,
+                    extra_files or {})  # fmt: skip
 
 
 def show_phase(
@@ -120,6 +124,7 @@ def _publish(
     revealed: bool | None,
     template_dir: Path,
     pictures: Sequence[SitePicture] = (),
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> PublishResult:
     if phase in settings.leaderboard.frozen_phases:
         # Skip the rendering too: the worker publishes after every finished submission.
@@ -127,7 +132,7 @@ def _publish(
         return PublishResult("frozen", reason=f"phase {phase!r} is frozen")
     readme = _published_readme(publisher, settings.title, template_dir)
     if revealed is None:
-        revealed = phase in settings.leaderboard.revealed_phases or _published_revealed(
+        revealed = phase in settings.leaderboard.revealed_phases or published_revealed(
             publisher, phase
         )
     board, notes = build_phase_board(store, phase, settings, revealed=revealed)
@@ -143,6 +148,11 @@ def _publish(
         published=published_phases(publisher.read(PHASES_PATH)),
         pictures=pictures,
     )
+    if extra_files:
+        clash = sorted(set(files) & set(extra_files))
+        if clash or not board.revealed:
+            raise ValueError(f"extra files need a revealed board and new paths (clash: {clash})")
+        files |= extra_files
     result = publish_board(
         publisher,
         files,
@@ -168,7 +178,8 @@ def _published_readme(publisher: Publisher, title: str, template_dir: Path) -> s
         raise PublishPermanentError(f"README.md on the leaderboard branch: {exc}") from None
 
 
-def _published_revealed(publisher: Publisher, phase: str) -> bool:
+def published_revealed(publisher: Publisher, phase: str) -> bool:
+    """Whether the published board of the phase is already revealed."""
     data = publisher.read(json_path(phase))
     try:
         return data is not None and json.loads(data).get("revealed") is True
