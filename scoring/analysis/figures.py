@@ -150,12 +150,12 @@ def _place_labels(
     marker_px = 12.0 * fig.dpi / 72.0  # the markers are about 10 pt across; a little margin
     centre = anchor + np.column_stack([size[:, 0] / 2 + marker_px / 2 + 2, np.zeros(len(size))])
     marker = np.full_like(size, marker_px)  # a point's own box
-    for _ in range(300):
+    for _ in range(800):
         push = _pushes(centre, size, centre, size, skip_self=True)
         push += _pushes(centre, size, anchor, marker, skip_self=False)
         if not push.any():
             break
-        centre += np.clip(push, -3.0, 3.0)
+        centre += np.clip(push, -4.0, 4.0)
     inverse = ax.transData.inverted().transform
     for i, artist in enumerate(artists):
         x, y = inverse(centre[i])
@@ -197,8 +197,9 @@ def capability_fit_png(cmap: CapabilityMap, title: str = "") -> bytes:
     for ax in (left, right):
         _tidy(ax)
     dims = [c.dimension for c in cmap.cv]
-    left.plot(dims, [c.heldout_rmse for c in cmap.cv], "o-", color=BLUE, linewidth=2,
-              label="capability map, held-out cells")  # fmt: skip
+    left.errorbar(dims, [c.heldout_rmse for c in cmap.cv], yerr=[c.heldout_se for c in cmap.cv],
+                  fmt="o-", color=BLUE, linewidth=2, capsize=4,
+                  label="capability map, held-out cells (± s.e.)")  # fmt: skip
     left.plot(dims, [c.train_rmse for c in cmap.cv], "o--", color=BLUE, alpha=0.45,
               label="capability map, training cells")  # fmt: skip
     left.axhline(cmap.baseline_rmse, color=ORANGE, linewidth=2,
