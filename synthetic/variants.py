@@ -122,7 +122,7 @@ VARIANT_TEAMS: dict[str, tuple[TeamProfile, VariantFunction]] = {
         very_noisy,
     ),
     "subspace": (
-        TeamProfile("subspace", "QuarterView", "faithful view of a quarter of z's directions", True),
+        TeamProfile("subspace", "QuarterView", "faithful view of a quarter of z's axes", True),
         subspace,
     ),
     "hybrid": (
