@@ -145,6 +145,10 @@ def _place_labels(
     anchor = ax.transData.transform(points)  # (n, 2) pixels
     artists = [ax.text(0, 0, t, fontsize=9, fontstyle=s, color=c, zorder=5)
                for t, s, c in zip(texts, styles, colours, strict=True)]  # fmt: skip
+    for artist in artists:
+        # Out of the layout: otherwise a label near the edge shrinks the axes when the figure
+        # is saved, and every label drifts onto its point.
+        artist.set_in_layout(False)
     size = np.array([[b.width, b.height] for b in
                      (a.get_window_extent(renderer) for a in artists)])  # (n, 2) fmt: skip
     marker_px = 12.0 * fig.dpi / 72.0  # the markers are about 10 pt across; a little margin
@@ -163,8 +167,9 @@ def _place_labels(
         artist.set_horizontalalignment("center")
         artist.set_verticalalignment("center")
         if np.hypot(*(centre[i] - anchor[i])) > size[i][0] / 2 + 18:
-            ax.plot([points[i, 0], x], [points[i, 1], y], color="#b0b0b0", linewidth=0.6,
-                    zorder=2)  # fmt: skip
+            (line,) = ax.plot([points[i, 0], x], [points[i, 1], y], color="#b0b0b0",
+                              linewidth=0.6, zorder=2)  # fmt: skip
+            line.set_in_layout(False)
 
 
 def _pushes(
