@@ -18,6 +18,7 @@ from worker.inbox import InboxSource
 from worker.loop import Worker
 from worker.monitoring import ServiceMonitor
 from worker.pipeline import SubmissionPipeline
+from worker.reconcile import Reconciler
 from worker.settings import Settings
 from worker.source import SubmissionSource
 from worker.store import SqlScoreStore
@@ -42,6 +43,7 @@ class App:
     client: EvalAIClient | None = None
     publisher: object | None = None  # built on first use, reused, closed with the app
     monitor: ServiceMonitor | None = None
+    reconciler: Reconciler | None = None
 
     def close(self) -> None:
         if self.client is not None:
@@ -128,6 +130,15 @@ def build(settings: Settings, *, purpose: str = "run") -> App:
     pipeline.on_progress = worker.beat
     app = App(settings, store, source, pipeline, worker, worker_id, dirty, client,
               monitor=monitor)
+    if client is not None:
+        app.reconciler = Reconciler(
+            client, store, pipeline, list(settings.phases),
+            stuck_after=timedelta(minutes=settings.reconcile.stuck_after_minutes),
+            horizon=timedelta(days=settings.reconcile.horizon_days),
+            alerts=alerts,
+        )
+        worker.reconcile = app.reconciler.sweep
+        worker.reconcile_every = settings.reconcile.interval_minutes * 60.0
     worker.refresh_boards = lambda: refresh_boards(app)
     return app
 

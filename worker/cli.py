@@ -5,6 +5,7 @@
     python -m worker rescore --config F (--submission PK | --phase P) [--source evalai|inbox]
     python -m worker status --config F [--json]
     python -m worker alert-test --config F    (one test alert to ALERT_URLS)
+    python -m worker reconcile --config F     (one sweep for submissions EvalAI lost)
     python -m worker refresh --config F [--phase P]   (re-read public flags, republish)
     python -m worker doctor --config F
     python -m worker healthcheck [--config F] [--max-age S]
@@ -173,9 +174,6 @@ def cmd_refresh(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
         app.close()
 
 
-LATE_AFTER = timedelta(minutes=15)  # a submission waiting this long to be scored is late
-
-
 def service_status(settings: Settings, store: SqlScoreStore, now: datetime) -> dict[str, Any]:
     """Everything `status` shows, as plain data (what `--json` prints)."""
     counts = store.status_counts()
@@ -190,7 +188,8 @@ def service_status(settings: Settings, store: SqlScoreStore, now: datetime) -> d
 
     running = store.list_submissions(status="running")
     waiting = store.list_submissions(status="received")
-    late = [s for s in waiting if now - s.received_at >= LATE_AFTER]
+    late_after = timedelta(minutes=settings.reconcile.stuck_after_minutes)
+    late = [s for s in waiting if now - s.received_at >= late_after]
     stuck = [s for s in running if s.lease_until is not None and s.lease_until < now]
     internal = [s for s in store.list_submissions(status="failed") if s.error_kind == "internal"]
     marks = store.service_marks()
@@ -264,6 +263,32 @@ def cmd_status(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
     else:
         write_status(status, out)
     return 0
+
+
+def cmd_reconcile(settings: Settings, out: TextIO) -> int:
+    from worker.bootstrap import build
+
+    if settings.source != "evalai":
+        out.write("reconcile compares the store with EvalAI: this config's source is "
+                  f"{settings.source}, nothing to do\n")
+        return 0
+    app = build(settings, purpose="reconcile")
+    try:
+        report = app.reconciler.sweep()
+        for phase, pks in report.stuck.items():
+            for pk in pks:
+                stored = app.store.get("evalai", pk)
+                state = stored.status if stored else "unknown"
+                out.write(f"stuck: submission {pk} ({phase}) -> {state}\n")
+        out.write(f"reconcile: {report.found} stuck submission(s) found, "
+                  f"{report.requests} EvalAI request(s)\n")
+        app.dirty_phases.update(report.stuck)
+        from worker.bootstrap import refresh_boards
+
+        refresh_boards(app)
+        return 0
+    finally:
+        app.close()
 
 
 def cmd_alert_test(settings: Settings, out: TextIO) -> int:
@@ -460,7 +485,9 @@ def parser() -> argparse.ArgumentParser:
                        ("status", "submissions per phase, late or stuck ones, the last "
                         "successful poll/reconcile/publish and open alerts"),
                        ("doctor", "check config, labels, database, token and paths"),
-                       ("alert-test", "send one test alert to ALERT_URLS")):
+                       ("alert-test", "send one test alert to ALERT_URLS"),
+                       ("reconcile", "one sweep: score submissions EvalAI shows in flight "
+                        "whose queue message was lost")):
         c = sub.add_parser(name, help=text)
         c.add_argument("--config", help="challenge YAML (default: $NEUCO_CONFIG)")
         if name == "status":
@@ -519,6 +546,8 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
             return cmd_status(settings, args, out)
         if args.command == "alert-test":
             return cmd_alert_test(settings, out)
+        if args.command == "reconcile":
+            return cmd_reconcile(settings, out)
         if args.command == "refresh":
             return cmd_refresh(settings, args, out)
         if args.command == "doctor":

@@ -2,7 +2,8 @@
 I/O: the heartbeat and lock files in the data folder, plus whatever a tick does.
 
 One tick = heartbeat, post anything recorded but unreported, restart scorings of dead workers
-(expired leases), drain the queue, retry leaderboards that failed to publish, heartbeat.
+(expired leases), drain the queue, reconcile with EvalAI when a sweep is due (lost hand-offs,
+worker/reconcile.py), retry leaderboards that failed to publish, heartbeat.
 The scheduled job is a plain function; `max_instances=1` and `coalesce=True` mean one poll at a
 time and no burst of missed runs after a long scoring. SIGTERM/SIGINT set a stop flag: the
 submission being scored is finished (a final-phase scoring takes seconds), nothing new starts,
@@ -19,6 +20,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,12 +100,19 @@ class Worker:
         refresh_boards: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         watch: LoopWatch | None = None,
+        reconcile: Callable[[], object] | None = None,
+        reconcile_every: float = 600.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
         self.heartbeat_file = heartbeat_file
         self.refresh_boards = refresh_boards
         self.clock = clock
         self.watch = watch
+        self.reconcile = reconcile
+        self.reconcile_every = reconcile_every
+        self.monotonic = monotonic
+        self._last_sweep: float | None = None
         self.stop_requested = threading.Event()
         self.auth_failed: AuthError | None = None
 
@@ -135,6 +144,8 @@ class Worker:
         )
         if handled is not None:
             self._tell("polled", handled)
+        if self.reconcile is not None and self._sweep_due():
+            self.sweep_now()
         try:
             self.refresh_boards()
         except Exception as exc:  # noqa: BLE001 - a failing publisher never blocks scoring
@@ -144,6 +155,24 @@ class Worker:
             self._tell("boards_refreshed")
         self.beat()
         return handled or 0
+
+    def sweep_now(self) -> None:
+        """One reconcile sweep, as a stage of its own (its trouble never stops a tick)."""
+        if self.reconcile is None:
+            return
+        self._last_sweep = self.monotonic()
+
+        def sweep() -> int:
+            self.reconcile()
+            return 0
+
+        self._stage("reconciling with EvalAI", sweep)
+
+    def _sweep_due(self) -> bool:
+        """A reconcile sweep every `reconcile_every` seconds, the first one on the first tick
+        (a restarted worker looks for lost hand-offs at once, and `once` ends with one)."""
+        return (self._last_sweep is None
+                or self.monotonic() - self._last_sweep >= self.reconcile_every)
 
     def _stage(self, what: str, stage: Callable[[], int]) -> int | None:
         """Run one stage of a tick; its result, or None if it failed (logged). After an auth

@@ -22,12 +22,13 @@ from scoring.config import ConfigError, ProbeConfig, probe_config_from_mapping
 
 TOP_KEYS = ("title", "source", "data_dir", "database_url", "inbox_dir", "poll_interval_seconds",
             "lease_seconds", "max_internal_attempts", "max_file_mb", "heartbeat_max_age_seconds",
-            "phases", "leaderboard", "evalai", "alerts")
+            "phases", "leaderboard", "evalai", "alerts", "reconcile")
 PHASE_KEYS = ("annotations", "split", "metric", "strict_ids", "probe")
 BOARD_KEYS = ("enabled", "publisher", "remote", "repository", "branch", "policy", "baselines",
               "baselines_in_weights", "ghost_std", "bootstrap_resamples", "frozen_phases",
               "revealed_phases", "author", "workdir")
 EVALAI_KEYS = ("connect_timeout_seconds", "read_timeout_seconds", "max_attempts")
+RECONCILE_KEYS = ("interval_minutes", "stuck_after_minutes", "horizon_days")
 ALERT_KEYS = ("repeat_hours", "evalai_unreachable_minutes", "publish_failing_minutes",
               "disk_free_percent")
 SOURCES = ("evalai", "inbox")
@@ -76,6 +77,16 @@ class LeaderboardSettings:
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    """How often the worker compares EvalAI's view of each phase with the store's
+    (`reconcile:` in the YAML; see worker/reconcile.py)."""
+
+    interval_minutes: float = 10.0
+    stuck_after_minutes: float = 15.0
+    horizon_days: float = 30.0
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """When and where the organisers are alerted (`alerts:` in the YAML, ALERT_URLS in the env)."""
 
@@ -105,6 +116,7 @@ class Settings:
     read_timeout_seconds: float = 30.0
     max_attempts: int = 5
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
 
     @property
     def heartbeat_file(self) -> Path:
@@ -187,6 +199,7 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
     read_t = _number(evalai_raw, "read_timeout_seconds", 30.0, problems, where="evalai.")
     max_attempts = _whole(evalai_raw, "max_attempts", 5, problems, where="evalai.")
     alerts = _alerts_section(raw.get("alerts") or {}, env, problems)
+    reconcile = _reconcile_section(raw.get("reconcile") or {}, problems)
 
     if problems:
         raise ConfigError(problems, source_name)
@@ -208,6 +221,20 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
         read_timeout_seconds=read_t,
         max_attempts=max_attempts,
         alerts=alerts,
+        reconcile=reconcile,
+    )
+
+
+def _reconcile_section(raw: Any, problems: list[str]) -> ReconcileSettings:
+    if not isinstance(raw, Mapping):
+        problems.append("reconcile must be a mapping, e.g. reconcile: {interval_minutes: 10}")
+        return ReconcileSettings()
+    problems += _unknown(raw, RECONCILE_KEYS, "reconcile.")
+    return ReconcileSettings(
+        interval_minutes=_number(raw, "interval_minutes", 10.0, problems, where="reconcile."),
+        stuck_after_minutes=_number(raw, "stuck_after_minutes", 15.0, problems,
+                                    where="reconcile."),
+        horizon_days=_number(raw, "horizon_days", 30.0, problems, where="reconcile."),
     )
 
 

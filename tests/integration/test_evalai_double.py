@@ -445,3 +445,59 @@ def test_rerun_and_resume_publish_like_the_real_views(evalai_double, host):
     host.put_result(new, result=None, submission_status="failed")
     evalai_double.resume(new)
     assert evalai_double.submission(new).status == "resuming"
+
+
+# -- §11 host listing (reconciling lost hand-offs) ------------------------------------------------
+
+
+def test_count_by_status_lists_only_statuses_that_occur(evalai_double, host, participant):
+    pks = [evalai_double.create_submission() for _ in range(3)]
+    evalai_double.cancel(pks[0])
+    phase = evalai_double.fixtures.phases["dev"]
+    path = f"/api/jobs/phases/{phase}/submission_count_by_status/"
+
+    answer = host("GET", path)
+
+    assert answer.status_code == 200
+    assert answer.json() == {"status": [{"status": "cancelled", "count": 1},
+                                        {"status": "submitted", "count": 2}]}
+    assert participant("GET", path).status_code == 401
+
+
+def test_the_host_list_is_paginated_newest_first_with_names(evalai_double, host, participant):
+    pks = [evalai_double.create_submission(team=team) for team in ("alpha", "beta", "alpha")]
+    fixtures = evalai_double.fixtures
+    phase = fixtures.phases["dev"]
+    path = f"/api/challenges/{fixtures.challenge_pk}/challenge_phase/{phase}/submissions"
+
+    first = host("GET", path, params={"page_size": 2}).json()
+
+    assert (first["count"], first["previous"]) == (3, None)
+    assert [row["id"] for row in first["results"]] == [pks[2], pks[1]]
+    row = first["results"][0]
+    assert (row["participant_team"], row["status"], row["submission_number"]) == ("alpha",
+                                                                                  "submitted", 2)
+    assert isinstance(row["challenge_phase"], str) and row["challenge_phase"] != "dev"  # name
+    assert {"submitted_at", "is_public", "is_flagged", "created_by", "input_file",
+            "execution_time", "rerun_resumed_at"} <= row.keys()
+    second = requests.get(first["next"], headers=host.headers, timeout=TIMEOUT).json()
+    assert [row["id"] for row in second["results"]] == [pks[0]]
+    assert second["next"] is None and second["previous"] is not None
+    filtered = host("GET", path, params={"participant_team__team_name": "BET"}).json()
+    assert [row["id"] for row in filtered["results"]] == [pks[1]]
+    assert participant("GET", path).status_code == 401
+    assert host("GET", path + "/").status_code == 404  # no trailing slash on this path
+
+
+def test_the_host_phase_list_names_each_codename(evalai_double, host, participant):
+    path = f"/api/challenges/{evalai_double.fixtures.challenge_pk}/phases/"
+    phases = host("GET", path).json()
+    assert {p["codename"]: p["id"] for p in phases} == evalai_double.fixtures.phases
+    assert participant("GET", path).status_code == 401
+
+
+def test_a_lost_message_leaves_the_submission_submitted(evalai_double, host):
+    pk = evalai_double.create_submission()
+    assert evalai_double.lose_message(pk) == 1
+    assert host.receive().json() == {"body": None, "receipt_handle": None}
+    assert evalai_double.submission(pk).status == "submitted"

@@ -36,7 +36,7 @@ CRONTAB = REPO / "cronjobs" / "crontab.example"
 # What the deployment files themselves call; the README may use every subcommand the CLI has.
 WORKER_SUBCOMMANDS = {"run", "doctor", "healthcheck"}
 ALL_WORKER_SUBCOMMANDS = {"run", "once", "status", "doctor", "rescore", "healthcheck",
-                          "leaderboard", "refresh", "migrate", "alert-test"}
+                          "leaderboard", "refresh", "migrate", "alert-test", "reconcile"}
 # The settings the issue names; each must be documented whether or not a file here reads it.
 REQUIRED_SETTINGS = {
     "AUTH_TOKEN", "API_SERVER", "QUEUE_NAME", "CHALLENGE_PK", "GITHUB_TOKEN", "NEUCO_CONFIG",

@@ -65,6 +65,36 @@ def test_auth_error_stops_polling_but_the_heartbeat_goes_on(tmp_path: Path):
     assert heartbeat_age(tmp_path / "heartbeat", datetime.now(UTC)) < 5
 
 
+def test_reconcile_sweeps_on_the_first_tick_then_every_interval(tmp_path: Path):
+    pipeline = FakePipeline()
+    sweeps: list[float] = []
+    now = [1000.0]
+
+    def sweep() -> None:
+        sweeps.append(now[0])
+        pipeline.calls.append("sweep")
+
+    w = Worker(pipeline, tmp_path / "heartbeat", reconcile=sweep, reconcile_every=600.0,
+               monotonic=lambda: now[0])
+    for step in range(25):  # 25 one-minute ticks
+        now[0] = 1000.0 + 60.0 * step
+        w.poll_once()
+    assert sweeps == [1000.0, 1600.0, 2200.0]
+    assert pipeline.calls[:4] == ["report", "reap", "drain", "sweep"]  # after the queue
+
+
+def test_a_failing_sweep_never_stops_the_tick(tmp_path: Path):
+    boards: list[str] = []
+
+    def sweep() -> None:
+        raise TransientError("EvalAI answered 503")
+
+    w = Worker(FakePipeline(), tmp_path / "heartbeat", refresh_boards=lambda: boards.append("x"),
+               reconcile=sweep)
+    assert w.poll_once() == 2
+    assert boards == ["x"] and w.auth_failed is None
+
+
 def test_second_lock_holder_is_refused(tmp_path: Path):
     lock = acquire_lock(tmp_path / "worker.lock")
     try:

@@ -21,12 +21,12 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import requests
 
@@ -83,6 +83,19 @@ class EvalAIPhase:
     pk: int
     codename: str
     name: str
+
+
+@dataclass(frozen=True)
+class ListedSubmission:
+    """One row of the host's list of a phase's submissions (protocol §11): the team and the
+    phase come by name there, not by pk."""
+
+    pk: int
+    status: str
+    submitted_at: datetime | None
+    is_public: bool
+    team_name: str
+    phase_name: str
 
 
 @dataclass(frozen=True)
@@ -195,6 +208,56 @@ class EvalAIClient:
                 ),
             )
         return self._phases[pk]
+
+    # ------------------------------------------------------------------ host listing (§11)
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent to the EvalAI server so far (they count against its rate limit)."""
+        return self._transport.requests_sent
+
+    def list_phases(self) -> list[EvalAIPhase]:
+        """The challenge's phases (host only)."""
+        what = f"list the phases of challenge {self._challenge_pk}"
+        data = ok_json(self._transport.request(
+            "GET", self._transport.url(f"/api/challenges/{self._challenge_pk}/phases/"), what),
+            what, lists=True)
+        rows = data.get("results", []) if isinstance(data, dict) else data
+        phases = parsed(what, lambda: [EvalAIPhase(pk=as_int(row["id"]),
+                                                   codename=str(row["codename"]),
+                                                   name=str(row["name"])) for row in rows])
+        self._phases.update({phase.pk: phase for phase in phases})
+        return phases
+
+    def submission_counts(self, phase_pk: int) -> dict[str, int]:
+        """How many submissions of the phase are in each status (only statuses that occur)."""
+        what = f"count the submissions of phase {int(phase_pk)} by status"
+        data = self._json("GET", f"/api/jobs/phases/{int(phase_pk)}/submission_count_by_status/",
+                          what)
+        return parsed(what, lambda: {str(row["status"]).lower(): as_int(row["count"])
+                                     for row in data["status"]})
+
+    def phase_submissions(self, phase_pk: int, *, page_size: int = 100,
+                          ) -> Iterator[ListedSubmission]:
+        """Every submission of the phase, newest first, one page (one request) at a time; the
+        caller stops when it has seen enough. `next` links are followed on our own server only
+        (the token is never sent anywhere else)."""
+        path = f"/api/challenges/{self._challenge_pk}/challenge_phase/{int(phase_pk)}/submissions"
+        query = {"page_size": str(page_size)}
+        while True:
+            what = f"list the submissions of phase {int(phase_pk)}"
+            data = self._json("GET", f"{path}?{urlencode(query)}", what)
+            rows = parsed(what, lambda data=data: [
+                ListedSubmission(pk=as_int(row["id"]), status=str(row["status"]).lower(),
+                                 submitted_at=as_datetime(row.get("submitted_at")),
+                                 is_public=bool(row.get("is_public", False)),
+                                 team_name=str(row.get("participant_team", "")),
+                                 phase_name=str(row.get("challenge_phase", "")))
+                for row in data["results"]])
+            yield from rows
+            following = data.get("next")
+            if not following or not rows:
+                return
+            query = {key: values[-1] for key, values in parse_qs(urlsplit(following).query).items()}
 
     def check_token(self) -> EvalAIChallenge:
         """For `doctor`: proves the token works, belongs to a host of the challenge owning

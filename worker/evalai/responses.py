@@ -58,12 +58,13 @@ def result_json(split: str, metrics: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------- answers
-def ok_json(response: requests.Response, what: str) -> dict[str, Any]:
-    """The JSON object of a 2xx answer; any other answer raises its mapped error."""
+def ok_json(response: requests.Response, what: str, *, lists: bool = False) -> Any:
+    """The JSON object (or, with `lists`, object or list) of a 2xx answer; any other answer
+    raises its mapped error."""
     status = response.status_code
     body = response_body(response)
     if 200 <= status < 300:
-        if not isinstance(body, dict):
+        if not isinstance(body, dict) and not (lists and isinstance(body, list)):
             raise PermanentError(
                 f"{what}: EvalAI answered {status} without a JSON object ({body_summary(body)})",
                 status_code=status,

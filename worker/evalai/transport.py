@@ -74,6 +74,7 @@ class EvalAITransport:
         self._sleep = sleep
         self._clock = clock
         self._session = session or requests.Session()
+        self.requests_sent = 0
 
     @property
     def base(self) -> str:
@@ -116,6 +117,8 @@ class EvalAITransport:
         """One attempt. Raises TransientError for what may pass; returns any other answer.
         `auth=False` sends no Authorization header; `raw_bytes` asks for no content coding."""
         log.debug("EvalAI %s %s (%s)", method, urlsplit(url).path, what)
+        if urlsplit(url).netloc == urlsplit(self._base).netloc:
+            self.requests_sent += 1  # what counts against EvalAI's 60 requests/minute per user
         headers = dict(self._auth) if auth else {}
         if raw_bytes:
             headers["Accept-Encoding"] = "identity"

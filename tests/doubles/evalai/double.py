@@ -20,6 +20,8 @@ Use from Python (`EvalAIDouble`) or over HTTP through the test-only `/__test__/`
     POST   /__test__/rate_limit               {per_minute: int | null}   (EvalAI: 60)
     POST   /__test__/tokens/revoke            {token}
     GET    /__test__/queue                    messages with visibility and receive counts
+    POST   /__test__/queue/lose               {submission_pk}: its message received and deleted
+                                               elsewhere (a lost hand-off)
     GET    /__test__/requests                 what the double received (never header values)
 """
 
@@ -33,6 +35,7 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from tests.doubles.evalai import host_listing
 from tests.doubles.evalai import uploads as evalai_uploads
 from tests.doubles.evalai.faults import Fault, FaultPlan, RandomFailures, UserRateThrottle
 from tests.doubles.evalai.handler import EvalAIRequestHandler, LoggedRequest
@@ -206,6 +209,12 @@ class EvalAIDouble:
         with self.lock:
             return self.state.queues[self.fixtures.challenge_pk].messages()
 
+    def lose_message(self, pk: int) -> int:
+        """The hand-off fault behind "stuck in submitted": the submission's queue message was
+        received and deleted elsewhere; EvalAI keeps the submission as it was."""
+        with self.lock:
+            return host_listing.lose_message(self.state, pk)
+
     def enqueue(self, body: dict[str, Any]) -> str:
         """Publish a raw message body (e.g. a malformed one)."""
         with self.lock:
@@ -334,6 +343,8 @@ class EvalAIDouble:
         if path == "/__test__/tokens/revoke" and method == "POST":
             self.revoke_token(data["token"])
             return 200, {}
+        if path == "/__test__/queue/lose" and method == "POST":
+            return 200, {"lost": self.lose_message(int(data["submission_pk"]))}
         if path == "/__test__/queue" and method == "GET":
             return 200, [dataclasses.asdict(m) for m in self.queue_messages()]
         if path == "/__test__/requests" and method == "GET":

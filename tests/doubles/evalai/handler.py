@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.doubles.evalai import updates, uploads
+from tests.doubles.evalai import host_listing, updates, uploads
 from tests.doubles.evalai.faults import throttled_body
 from tests.doubles.evalai.model import ApiError, HtmlError, User
 from tests.doubles.evalai.state import EvalAIState
@@ -150,6 +150,20 @@ ROUTES = [
     _route(
         r"/api/jobs/phases/(?P<p>[0-9]+)/finish_submission_file_upload/(?P<s>[0-9]+)/",
         {"POST": lambda s, r: (201, uploads.finish_upload(s, _int(r, "s"), r.data))},
+    ),
+    # §11 host listing, for reconciling lost hand-offs (host only)
+    _route(
+        r"/api/challenges/(?P<c>[0-9]+)/phases/",
+        {"GET": lambda s, r: (200, host_listing.challenge_phases(s, _int(r, "c"), _user(r)))},
+    ),
+    _route(
+        r"/api/jobs/phases/(?P<p>[0-9]+)/submission_count_by_status/",
+        {"GET": lambda s, r: (200, host_listing.count_by_status(s, _int(r, "p"), _user(r)))},
+    ),
+    _route(
+        r"/api/challenges/(?P<c>[0-9]+)/challenge_phase/(?P<p>[0-9]+)/submissions",
+        {"GET": lambda s, r: (200, host_listing.phase_submissions(
+            s, _int(r, "c"), _int(r, "p"), _user(r), r.query))},
     ),
     # B6 publish the message of a --large upload
     _route(

@@ -147,6 +147,12 @@ class SqsLikeQueue:
             for m in self._messages
         ]
 
+    def drop_where(self, matches: Any) -> int:
+        """Remove the messages whose body `matches` (a test's lost hand-off); how many."""
+        before = len(self._messages)
+        self._messages = [m for m in self._messages if not matches(m.body)]
+        return before - len(self._messages)
+
     def purge(self) -> None:
         self._messages.clear()
 
