@@ -150,7 +150,7 @@ def test_the_analysis_pictures_of_the_phase_become_captioned_figures() -> None:
         ("rank_blobs.png", b"\x89PNG blobs"),
     ]  # fmt: skip
     page = _page(_files(synthetic_board(revealed=True), pictures=pictures))
-    assert page.count("<figure><img") == 3 and 'alt="New view"' in page
+    assert page.count("<figure><a href=") == 3 and 'alt="New view"' in page
     assert "Capability map: entries and tasks" in page
 
 

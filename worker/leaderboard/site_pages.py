@@ -215,8 +215,9 @@ def revealed_section(board: Board, pictures: Sequence[tuple[str, str]]) -> str:
             f'<th scope="row"><bdi>{name_html(row.team, 40)}</bdi></th>{"".join(cells)}</tr>'
         )
     figures = "".join(
-        f'<figure><img src="{html.escape(name, quote=True)}" alt="{html.escape(title)}" '
-        f'loading="lazy"><figcaption>{html.escape(title)}</figcaption></figure>'
+        f'<figure><a href="{html.escape(name, quote=True)}"><img '
+        f'src="{html.escape(name, quote=True)}" alt="{html.escape(title)}" loading="lazy"></a>'
+        f"<figcaption>{html.escape(title)} (select it for full size)</figcaption></figure>"
         for name, title in pictures
     )
     analysis = (
