@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,6 @@ from scoring.submission import (
     load_submission,
     parse_embedding_csv,
     prepare_embeddings,
-    read_submission_bytes,
 )
 
 IDS = [f"cube-{i:03d}" for i in range(6)]
@@ -27,18 +27,29 @@ def csv_text(ids=IDS, dim=4, header=None, cell=lambda r, c: f"{(r * 7 + c) % 5 -
     return "\n".join([head, *rows]) + "\n"
 
 
-def rejected(data: bytes | str, **kw) -> SubmissionError:
+def rejected(data: bytes | str, expected=IDS, dim=4, strict_ids=True) -> SubmissionError:
+    """Refused the way the worker reads (a file, the phase's ids known) and the same way
+    from bytes without the phase's ids (parse, then prepare): the message must not differ."""
     raw = data.encode() if isinstance(data, str) else data
-    with pytest.raises(SubmissionError) as info:
-        table = parse_embedding_csv(raw, strict=kw.pop("strict", True))
-        prepare_embeddings(table, kw.pop("expected", IDS), embedding_dim=kw.pop("dim", 4),
-                           strict=kw.pop("strict_ids", True))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "input"
+        path.write_bytes(raw)
+        with pytest.raises(SubmissionError) as info:
+            load_submission(path, expected, embedding_dim=dim, strict=strict_ids)
+    with pytest.raises(SubmissionError) as again:
+        table = parse_embedding_csv(raw)
+        prepare_embeddings(table, expected, embedding_dim=dim, strict=strict_ids)
+    assert again.value.code == info.value.code
     return info.value
 
 
-def accepted(data: str, expected=IDS, dim=4, strict=True, strict_ids=True):
-    table = parse_embedding_csv(data.encode(), strict=strict)
+def accepted(data: str, expected=IDS, dim=4, strict_ids=True):
+    table = parse_embedding_csv(data.encode())
     return prepare_embeddings(table, expected, embedding_dim=dim, strict=strict_ids)
+
+
+def read_file(path: Path, **kw):
+    return load_submission(path, IDS, embedding_dim=4, strict=True, **kw)
 
 
 def codes(table) -> set[str]:
@@ -88,7 +99,8 @@ def test_text_in_number_column_names_row_and_column():
 
     err = rejected(csv_text(cell=cell))
     assert err.code == "non_numeric"
-    assert "row 3 (line 4): column 3 is 'abc', not a number" in err.message
+    assert "line 4, column '3': 'abc' is not a number; write every embedding value as a " \
+           "plain decimal number" in err.message
 
 
 def test_text_cells_counted():
@@ -96,8 +108,8 @@ def test_text_cells_counted():
         return "x" if c == 1 and r < 3 else "1.0"
 
     err = rejected(csv_text(cell=cell))
-    assert "row 1 (line 2): column 1 is 'x'" in err.message
-    assert "(3 such cells in all)" in err.message
+    assert "line 2, column '1': 'x' is not a number" in err.message
+    assert "(3 such cells in lines 2-7)" in err.message
 
 
 def test_infinite_value():
@@ -106,7 +118,7 @@ def test_infinite_value():
 
     err = rejected(csv_text(cell=cell))
     assert err.code == "infinite_values"
-    assert "row 5: column 0 is inf" in err.message and "finite" in err.message
+    assert "line 6, column '0' is inf" in err.message and "finite" in err.message
 
 
 def test_value_too_large_for_float32():
@@ -115,7 +127,7 @@ def test_value_too_large_for_float32():
 
     err = rejected(csv_text(cell=cell))
     assert err.code == "values_too_large"
-    assert "row 1: column 2 is too large for a 32-bit float" in err.message
+    assert "line 2, column '2' is 1e+39, too large for a 32-bit float" in err.message
 
 
 def test_duplicate_ids():
@@ -185,7 +197,7 @@ def test_empty_id():
     text = csv_text().replace("cube-004", "")
     err = rejected(text)
     assert err.code == "empty_id"
-    assert "row 5 has an empty id" in err.message
+    assert "line 6 has an empty id;" in err.message
 
 
 def test_zip_with_two_csvs(tmp_path: Path):
@@ -194,7 +206,7 @@ def test_zip_with_two_csvs(tmp_path: Path):
         zf.writestr("a.csv", csv_text())
         zf.writestr("b.csv", csv_text())
     with pytest.raises(SubmissionError) as info:
-        read_submission_bytes(path)
+        read_file(path)
     assert info.value.code == "bad_archive"
     assert "exactly one .csv file, it holds 2" in info.value.message
 
@@ -203,7 +215,7 @@ def test_damaged_gzip(tmp_path: Path):
     path = tmp_path / "sub.csv.gz"
     path.write_bytes(gzip.compress(csv_text().encode())[:40])
     with pytest.raises(SubmissionError) as info:
-        read_submission_bytes(path)
+        read_file(path)
     assert info.value.code == "bad_archive"
     assert "cannot be decompressed" in info.value.message
 
@@ -212,9 +224,9 @@ def test_decompression_bomb_capped(tmp_path: Path):
     path = tmp_path / "bomb.csv.gz"
     path.write_bytes(gzip.compress(b"0" * 200_000))
     with pytest.raises(SubmissionError) as info:
-        read_submission_bytes(path, max_uncompressed=100_000)
+        read_file(path, max_uncompressed=100_000)
     assert info.value.code == "too_large"
-    assert "larger than 100,000 bytes once uncompressed" in info.value.message
+    assert "is 200,000 bytes once uncompressed; the limit is 100,000 bytes" in info.value.message
 
 
 # ------------------------------------------------------------------ findings (non-fatal)
@@ -237,13 +249,14 @@ def test_nan_cells_replaced_by_zero():
     ]
 
 
-def test_text_cells_replaced_in_lenient_mode():
+def test_text_cells_refused_in_standalone_mode_too():
+    # non-strict mode only forgives missing ids: "0,5" scored as 0.0 would be a silent zero
     def cell(r, c):
-        return "abc" if (r, c) == (1, 2) else "2.0"
+        return '"0,5"' if (r, c) == (1, 2) else "2.0"
 
-    table = parse_embedding_csv(csv_text(cell=cell).encode(), strict=False)
-    assert table.matrix[1, 2] == 0.0 and table.matrix[1, 1] == 2.0
-    assert "non_numeric_values_replaced_with_zero" in {f.code for f in table.findings}
+    err = rejected(csv_text(cell=cell), strict_ids=False)
+    assert err.code == "non_numeric"
+    assert "line 3, column '2': '0,5' is not a number; write decimals with a point" in err.message
 
 
 def test_fewer_columns_zero_padded():
