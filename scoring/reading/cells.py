@@ -68,7 +68,8 @@ class BlockParser:
         if clean is not None:  # a quoted value could hide a line end: lines checked first
             data = clean.data
         table, invalid = self._read(data, pa.float64())
-        if invalid and clean is None:  # a blank or ragged line: find it, drop blank lines
+        if clean is None and (invalid or (table is not None and _has_empty_id(table))):
+            # a ragged line, or a blank one (read as a row without id): find it, drop blanks
             clean = check_lines(data, self.n_fields)
             data = clean.data
             table, invalid = self._read(data, pa.float64())
@@ -205,6 +206,11 @@ class BlockParser:
             f"line {{line}}, column {column!r} is {value:g}, too large for a 32-bit float "
             "(|value| > 3.4e38); rescale the embeddings",
         )
+
+
+def _has_empty_id(table: pa.Table) -> bool:
+    ids = table.column(0)
+    return table.num_rows > 0 and pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py() is True
 
 
 def _first_unconvertible(text: pa.ChunkedArray) -> int:

@@ -139,7 +139,7 @@ def test_rejected_submission_exits_3_with_the_reason(challenge: Path, tmp_path: 
         cwd=challenge,
     )
     assert proc.returncode == 3
-    assert "row 1 (line 2): column 1 is 'abc', not a number" in proc.stderr
+    assert "line 2, column '1': 'abc' is not a number" in proc.stderr
 
 
 def test_broken_config_lists_every_problem(challenge: Path, tmp_path: Path):

@@ -164,7 +164,7 @@ def test_bad_files_and_an_unknown_phase_fail_with_the_right_message(site: Site):
     site.double.seed(phases=("dev", "final", "bonus"))
     strong = site.challenge.submissions["strong"]
     expected = {
-        site.submit(bad_cell(strong)): "column 3 is 'abc', not a number",
+        site.submit(bad_cell(strong)): "line 2, column '3': 'abc' is not a number",
         site.submit(missing_ids(strong)): "required by the hidden tasks are missing",
         site.submit(extra_column(strong, site.challenge.dim)):
             "17 embedding columns, the limit is 16",
