@@ -5,6 +5,7 @@
     python -m scoring summarize --output_dir DIR --phase PHASE
     python -m scoring analyze --output_dir DIR --phase PHASE [--dimensions auto|N] [--baseline NAME]
         [--score q|mean] [--hold-out ENTRY:TASK] [--seed N] [--resamples N]
+    python -m scoring check FILE [--ids IDS.txt] [--dim 1024]   (no labels, no torch)
 
 Exit codes: 0 success, 2 bad arguments or config, 3 the submission was rejected, 4 the
 annotation folder is unusable.
@@ -17,10 +18,10 @@ import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from scoring import check
 from scoring.config import ConfigError, ProbeConfig, load_probe_config
-from scoring.engine import TaskOutcome, score_submission
 from scoring.labels import AnnotationError, Task, load_tasks, select_tasks
 from scoring.reports import (
     phase_leaderboard,
@@ -30,6 +31,9 @@ from scoring.reports import (
     write_run,
 )
 from scoring.submission import SubmissionError, load_submission
+
+if TYPE_CHECKING:
+    from scoring.engine import TaskOutcome
 
 
 class ProgressBar:
@@ -109,6 +113,8 @@ def _write_plots(
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from scoring.engine import score_submission  # torch only when scoring (`check` needs none)
+
     config = load_probe_config(args.config)
     if args.seed is not None:
         config = config.replace(seed=args.seed)
@@ -253,6 +259,7 @@ def parser() -> argparse.ArgumentParser:
     an.add_argument("--seed", type=int, default=0, help="bootstrap and map seed (default 0)")
     an.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (>= 1000)")
     an.add_argument("--title", default=None, help="title of the pictures (default: the phase)")
+    check.add_parser(sub)
     return p
 
 
@@ -263,6 +270,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
             return cmd_evaluate(args, out, err)
         if args.command == "analyze":
             return cmd_analyze(args, out, err)
+        if args.command == "check":
+            return check.cmd_check(args, out, err)
         return cmd_summarize(args, out, err)
     except ConfigError as exc:
         err.write(f"error: {exc}\n")
