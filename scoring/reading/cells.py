@@ -45,7 +45,7 @@ class ParsedBlock:
     """One block's rows: ids as written, numbers as float32, where each row was."""
 
     ids: pa.Array  # (n,) string
-    matrix: np.ndarray  # (n, d) float32, NaN already replaced by 0.0
+    matrix: np.ndarray  # (n, d) float32 (a transposed view), NaN replaced by 0.0
     row_offsets: np.ndarray  # (n,) line offset of each row within the block
     lines: int  # lines in the block, blank ones included
     nan_cells: int  # empty or NaN cells replaced by 0.0
@@ -62,7 +62,7 @@ class BlockParser:
         self.id_column = f"c{header.id_index}"
         self.value_columns = [f"c{k}" for k in header.embedding_indices]
 
-    def parse(self, data: bytes) -> ParsedBlock:
+    def parse(self, data: bytes | bytearray) -> ParsedBlock:
         check_bytes(data)
         clean = check_lines(data, self.n_fields) if b'"' in data else None
         if clean is not None:  # a quoted value could hide a line end: lines checked first
@@ -95,7 +95,9 @@ class BlockParser:
             return np.arange(rows)
         return np.asarray(clean.row_offsets, dtype=np.int64)
 
-    def _read(self, data: bytes, value_type: pa.DataType) -> tuple[pa.Table | None, bool]:
+    def _read(
+        self, data: bytes | bytearray, value_type: pa.DataType
+    ) -> tuple[pa.Table | None, bool]:
         """(table, saw a ragged/blank line); table None when a value did not convert."""
         invalid: list[int] = []
 
@@ -170,22 +172,24 @@ class BlockParser:
         )
 
     def _matrix(self, table: pa.Table, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The block's numbers as an (n, d) float32 view of a (d, n) array (each column is
+        written at once; the reader copies the rows into place), NaN set to 0.0, and the
+        number of NaN cells of each row."""
         n, d = table.num_rows, len(self.value_columns)
-        by_column = np.empty((d, n), dtype=np.float32)  # (d, n): each column written at once
+        by_column = np.empty((d, n), dtype=np.float32)
         with np.errstate(over="ignore"):
             for j in range(d):
                 by_column[j] = table.column(j + 1).to_numpy()
-        matrix = np.ascontiguousarray(by_column.T)  # (n, d)
-        del by_column
-        infinite = np.isinf(matrix)
+        infinite = np.isinf(by_column)
         if infinite.any():
-            row, col = (int(v) for v in np.argwhere(infinite)[0])
+            row, col = (int(v) for v in np.argwhere(infinite.T)[0])
             self._refuse_infinite(table, row, col, int(infinite.sum()), offsets)
-        nan = np.isnan(matrix)
+        del infinite
+        nan = np.isnan(by_column)
         if not nan.any():
-            return matrix, np.zeros(0, np.int64)
-        matrix[nan] = 0.0
-        return matrix, nan.sum(axis=1)
+            return by_column.T, np.zeros(0, np.int64)
+        by_column[nan] = 0.0
+        return by_column.T, nan.sum(axis=0)
 
     def _refuse_infinite(
         self, table: pa.Table, row: int, col: int, count: int, offsets: np.ndarray

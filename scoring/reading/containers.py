@@ -81,10 +81,21 @@ class CappedStream:
             block = self.raw.read(n)
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
             raise SubmissionError("bad_archive", f"{self.damaged} ({_plain(exc)})") from None
-        self.consumed += len(block)
+        self._count(len(block))
+        return block
+
+    def readinto(self, view: memoryview) -> int:
+        try:
+            got = self.raw.readinto(view)
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+            raise SubmissionError("bad_archive", f"{self.damaged} ({_plain(exc)})") from None
+        self._count(got or 0)
+        return got or 0
+
+    def _count(self, n: int) -> None:
+        self.consumed += n
         if self.consumed > self.limits.max_uncompressed:
             raise _too_large(self.limits, None, self.what)
-        return block
 
 
 def _plain(exc: BaseException) -> str:

@@ -22,6 +22,8 @@ CHUNK_BYTES = 4 * 1024**2
 class ByteStream(Protocol):
     def read(self, n: int) -> bytes: ...
 
+    def readinto(self, view: memoryview) -> int: ...
+
 
 @dataclass(frozen=True)
 class HeaderLine:
@@ -115,27 +117,41 @@ class LineBlocks:
             ) from None
         return HeaderLine(text, line_no, self.cr_only)
 
-    def blocks(self) -> Iterator[bytes]:
-        """Blocks of whole lines after the header (the last line may lack its line end)."""
+    def blocks(self) -> Iterator[bytearray]:
+        """Blocks of whole lines after the header (the last line may lack its line end).
+        Each block is read straight into its own buffer: no copy of the text on the way."""
+        carry, self.buffer = self.buffer, b""
         while True:
-            while len(self.buffer) < self.chunk_bytes and self._fill():
-                pass
-            if not self.buffer:
-                return
-            cut = self.buffer.rfind(b"\n")
+            block = bytearray(len(carry) + self.chunk_bytes)
+            block[: len(carry)] = carry
+            end = len(carry) + self._read_into(memoryview(block)[len(carry) :])
+            del block[end:]
+            if self.cr_only:
+                block = block.replace(b"\r", b"\n")
             if self.eof:
-                block, self.buffer = self.buffer, b""
-                if cut < 0 and len(block) > self.limits.max_line_bytes:
-                    raise LongLine()
-                yield block
+                if block:
+                    if block.rfind(b"\n") < 0 and len(block) > self.limits.max_line_bytes:
+                        raise LongLine()
+                    yield block
                 return
+            cut = block.rfind(b"\n")
             if cut < 0:
-                if len(self.buffer) > self.limits.max_line_bytes:
+                if len(block) > self.limits.max_line_bytes:
                     raise LongLine()
-                self._fill()
+                carry = bytes(block)
                 continue
-            block, self.buffer = self.buffer[: cut + 1], self.buffer[cut + 1 :]
+            carry = bytes(block[cut + 1 :])
+            del block[cut + 1 :]
             yield block
+
+    def _read_into(self, view: memoryview) -> int:
+        total = 0
+        while total < len(view) and not self.eof:
+            got = self.stream.readinto(view[total:])
+            if not got:
+                self.eof = True
+            total += got or 0
+        return total
 
 
 def _line_end(data: bytes) -> int:

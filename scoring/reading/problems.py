@@ -48,12 +48,12 @@ class CleanBlock:
     lines: int  # lines in the block, blank ones included
 
 
-def line_of(data: bytes, index: int) -> int:
+def line_of(data: bytes | bytearray, index: int) -> int:
     """Offset of the line holding byte `index`."""
     return data.count(b"\n", 0, index)
 
 
-def check_bytes(data: bytes) -> None:
+def check_bytes(data: bytes | bytearray) -> None:
     """NUL bytes and invalid UTF-8, each refused with its line."""
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -76,7 +76,7 @@ def check_bytes(data: bytes) -> None:
         ) from None
 
 
-def check_lines(data: bytes, n_fields: int) -> CleanBlock:
+def check_lines(data: bytes | bytearray, n_fields: int) -> CleanBlock:
     """Every non-blank line has `n_fields` fields and closes its quotes; blank lines dropped."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
@@ -113,7 +113,12 @@ def _fields(text: str, k: int) -> list[str]:
         )
     try:
         return next(csv.reader([text], strict=True))
-    except csv.Error:
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise LineProblem(
+                k, "value_too_long", "line {line} has a value longer than 131,072 characters; "
+                "a row holds one id (at most 256 characters) and numbers",
+            ) from None  # fmt: skip
         raise LineProblem(
             k,
             "bad_quotes",

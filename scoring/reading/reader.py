@@ -122,6 +122,8 @@ class _Assembly:
     def add(self, block: ParsedBlock) -> None:
         lines = block.row_offsets + self.next_line
         keep = self.ledger.take(block.ids, lines)
+        if keep is not None and len(keep) == len(block.matrix):
+            keep = None  # every row kept: no fancy-indexed copy
         rows = block.matrix if keep is None else block.matrix[keep]
         if self.matrix is not None:
             self.matrix[self.rows : self.rows + len(rows), : self.found_dim] = rows
