@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from scoring.reading import SubmissionError, phase_limits, read_embedding_file
-from scoring.reading.errors import count_text
+from scoring.reading import SubmissionError, count_text, phase_limits, read_embedding_file
 from scoring.submission import prepare_embeddings
 
 DEFAULT_MAX_FILE_MB = 500.0

@@ -28,18 +28,19 @@ from pathlib import Path
 import numpy as np
 
 from scoring.reading import (
+    DEFAULT_CEILING,
+    NA_STRINGS,
     EmbeddingTable,
     ReadLimits,
     SubmissionError,
     UnreadableFile,
+    count_text,
+    embedding_columns,
+    examples_text,
     phase_limits,
     read_embedding_bytes,
     read_embedding_file,
 )
-from scoring.reading.cells import NA_STRINGS
-from scoring.reading.errors import count_text, examples_text
-from scoring.reading.header import embedding_columns
-from scoring.reading.limits import DEFAULT_CEILING
 from scoring.results import Finding
 
 DEFAULT_MAX_UNCOMPRESSED = DEFAULT_CEILING

@@ -18,8 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from scoring.reading import ReadLimits, read_embedding_bytes, read_embedding_file
-from scoring.reading.problems import is_number_text
+from scoring.reading import ReadLimits, is_number_text, read_embedding_bytes, read_embedding_file
 
 GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "golden" / "submissions"
 
@@ -93,7 +92,7 @@ def test_our_number_grammar_is_the_fast_parsers():
     alphabet = "0123456789+-.eE naiINfFxX_,'"
     samples = ["1", "-1.5e3", ".5", "5.", "+.5e-3", "nan", "-inf", "Infinity", "1e", "e1", "+",
                "-", ".", "1.2.3", "0x1", "1_0", "١", "1d5", "--1", "1e+", " 1", "inf1"]  # fmt: skip
-    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
+    samples += ["".join(rng.choices(alphabet, k=rng.randint(1, 6))) for _ in range(3000)]
     for text in samples:
         try:
             pc.cast(pa.array([text.strip(" ")]), pa.float64())
