@@ -26,7 +26,7 @@ TOP_KEYS = ("title", "source", "data_dir", "database_url", "inbox_dir", "poll_in
 PHASE_KEYS = ("annotations", "split", "metric", "strict_ids", "probe")
 BOARD_KEYS = ("enabled", "publisher", "remote", "repository", "branch", "policy", "baselines",
               "baselines_in_weights", "ghost_std", "bootstrap_resamples", "frozen_phases",
-              "revealed_phases", "author", "workdir")
+              "revealed_phases", "author", "workdir", "id_list_phases")
 EVALAI_KEYS = ("connect_timeout_seconds", "read_timeout_seconds", "max_attempts")
 RECONCILE_KEYS = ("interval_minutes", "stuck_after_minutes", "horizon_days")
 ALERT_KEYS = ("repeat_hours", "evalai_unreachable_minutes", "publish_failing_minutes",
@@ -71,6 +71,7 @@ class LeaderboardSettings:
     bootstrap_resamples: int = 1000
     frozen_phases: tuple[str, ...] = ()
     revealed_phases: tuple[str, ...] = ()
+    id_list_phases: tuple[str, ...] = ()  # phases whose id list is published (ids/<phase>.txt)
     author: str = "NeuCo leaderboard bot <leaderboard-bot@users.noreply.github.com>"
     workdir: Path = Path("var/leaderboard-clone")
     github_token: str = field(default="", repr=False)
@@ -358,6 +359,7 @@ def _leaderboard_section(board_raw: Any, raw_phases: Mapping[Any, Any], env: Map
         bootstrap_resamples=resamples if isinstance(resamples, int) else 1000,
         frozen_phases=lists["frozen_phases"],
         revealed_phases=lists["revealed_phases"],
+        id_list_phases=lists["id_list_phases"],
         author=str(board_raw.get("author", LeaderboardSettings.author)),
         workdir=_path(board_raw.get("workdir", data_dir / "leaderboard-clone"), base_dir),
         github_token=github_token,
@@ -379,13 +381,13 @@ def _board_remote(board_raw: Mapping[str, Any], publisher: Any, env: Mapping[str
 def _board_lists(board_raw: Mapping[str, Any], raw_phases: Mapping[Any, Any],
                  problems: list[str]) -> dict[str, tuple[str, ...]]:
     lists = {}
-    for key in ("baselines", "frozen_phases", "revealed_phases"):
+    for key in ("baselines", "frozen_phases", "revealed_phases", "id_list_phases"):
         value = board_raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"leaderboard.{key} must be a list of names")
             value = []
         lists[key] = tuple(value)
-    for key in ("frozen_phases", "revealed_phases"):
+    for key in ("frozen_phases", "revealed_phases", "id_list_phases"):
         for name in lists[key]:
             if name not in raw_phases:
                 problems.append(f"leaderboard.{key} names unknown phase '{name}'")

@@ -49,18 +49,24 @@ METHOD_NAMES = {
 REZIP = "zip it again with the standard method (Deflate), e.g. `zip submission.zip emb.csv`"
 
 
-def _too_large(limits: ReadLimits, size: int | None, what: str) -> SubmissionError:
+def _too_large(
+    limits: ReadLimits, size: int | None, what: str, consumed: int = 0
+) -> SubmissionError:
     need = ""
     if limits.labelled_rows and limits.embedding_dim:
         need = (
             f" (this phase needs {count_text(limits.labelled_rows)} rows of "
             f"{count_text(limits.embedding_dim)} numbers)"
         )
-    found = f"{count_text(size)} bytes" if size is not None else "more than that"
+    limit = count_text(limits.max_uncompressed)
+    found = (
+        f"is {count_text(size)} bytes once uncompressed"
+        if size is not None
+        else f"inflates to more than {limit} bytes (read so far: {count_text(consumed)})"
+    )
     return SubmissionError(
         "too_large",
-        f"{what} is {found} once uncompressed; the limit is "
-        f"{count_text(limits.max_uncompressed)} bytes{need}. Submit one row per id and one "
+        f"{what} {found}; the limit is {limit} bytes{need}. Submit one row per id and one "
         "column per dimension, numbers with at most about 17 significant digits",
     )
 
@@ -95,7 +101,7 @@ class CappedStream:
     def _count(self, n: int) -> None:
         self.consumed += n
         if self.consumed > self.limits.max_uncompressed:
-            raise _too_large(self.limits, None, self.what)
+            raise _too_large(self.limits, None, self.what, self.consumed)
 
 
 def _plain(exc: BaseException) -> str:

@@ -433,6 +433,26 @@ def test_a_frozen_phase_is_not_republished(
     assert frozen.status == "frozen" and remote.commits() == [first.sha]
 
 
+def test_the_phase_id_list_is_published_only_when_asked(
+    store: SqlScoreStore, filled: dict[int, ScoreCard], settings: Settings, publisher: GitPublisher,
+    remote: Remote,
+) -> None:  # fmt: skip
+    labels = settings.phases[PHASE].annotations
+    labels.mkdir(exist_ok=True)
+    (labels / "biomass__regr.csv").write_text("id,label\ncube-b,1.5\ncube-a,2.25\n")
+    (labels / "crops__cls.csv").write_text("id,label\ncube-c,1\ncube-a,0\n")
+    publish_phase(store, PHASE, settings, publisher)
+    assert not (remote.clone() / "ids").exists()  # opt-in
+
+    result = publish_phase(store, PHASE, with_board(settings, id_list_phases=(PHASE,)), publisher)
+
+    assert result.status == "committed"
+    clone = remote.clone()
+    assert (clone / "ids" / f"{PHASE}.txt").read_text() == "cube-a\ncube-b\ncube-c\n"
+    blobs, _ = remote.everything()
+    assert not any(b"biomass" in blob or b"2.25" in blob for blob in blobs)  # ids, never labels
+
+
 def test_nothing_per_task_leaves_before_the_reveal_and_all_of_it_after(
     store: SqlScoreStore, filled: dict[int, ScoreCard], settings: Settings, publisher: GitPublisher,
     remote: Remote,

@@ -4,7 +4,9 @@ through a `Publisher`; reveal a phase's per-task results; show the board on the 
 I/O: reads the scoring database (through `build_phase_board`) and the published README, board
 file and site index (`docs/phases.json`) through the publisher; writes through the publisher
 (one commit, or none when unchanged): the README section, JSON, CSV, plots and the web pages
-under docs/ (the package's `site`), all from the same board.
+under docs/ (the package's `site`), all from the same board. With `leaderboard.id_list_phases`
+it reads the phase's label files for its id list, published as `ids/<phase>.txt` for
+`python -m scoring check --ids` (ids only, never labels).
 
 Errors: `publish_phase` / `reveal_phase` return "refused" and "frozen" as results, and raise
 `PublishTransientError` (network, timeout, lost races: try again on a later tick) and
@@ -19,6 +21,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from scoring.labels import load_tasks, select_tasks
 from worker.errors import WorkerError
 from worker.leaderboard.board import ScoreReader, build_phase_board
 from worker.leaderboard.publish import (
@@ -33,12 +36,14 @@ from worker.leaderboard.render import (
     board_table,
     commit_message,
     csv_path,
+    id_list_path,
+    id_list_text,
     json_path,
     readme_from_template,
     readme_with_board,
 )
 from worker.leaderboard.site import PHASES_PATH, SitePicture, published_phases, site_files
-from worker.settings import Settings
+from worker.settings import PhaseSettings, Settings
 from worker.store import RECEIVED, RUNNING
 
 log = logging.getLogger(__name__)
@@ -153,6 +158,8 @@ def _publish(
         if clash or not board.revealed:
             raise ValueError(f"extra files need a revealed board and new paths (clash: {clash})")
         files |= extra_files
+    if phase in settings.leaderboard.id_list_phases and phase in settings.phases:
+        files[id_list_path(phase)] = id_list_text(phase_ids(settings.phases[phase]))
     result = publish_board(
         publisher,
         files,
@@ -187,3 +194,7 @@ def published_revealed(publisher: Publisher, phase: str) -> bool:
         return False  # publish_board reports a broken board file
 
 
+def phase_ids(phase: PhaseSettings) -> set[str]:
+    """The ids a phase's submissions must embed (its tasks' ids); reads its label files."""
+    tasks = select_tasks(load_tasks(phase.annotations), phase.probe.task_filter)
+    return set().union(*(set(t.ids) for t in tasks))

@@ -35,7 +35,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from worker.leaderboard.plots import plot_label, rank_evolution_png, task_heatmap_png
@@ -76,6 +76,8 @@ __all__ = [
     "board_json",
     "board_table",
     "commit_message",
+    "id_list_path",
+    "id_list_text",
     "csv_path",
     "entry_policy",
     "json_path",
@@ -339,6 +341,16 @@ def board_csv(board: Board) -> bytes:
 
 
 # ---- everything for one phase ------------------------------------------------------------------
+
+
+def id_list_path(phase: str) -> str:
+    return f"ids/{phase}.txt"
+
+
+def id_list_text(ids: Iterable[str]) -> bytes:
+    """The ids a phase's submissions need, sorted, one a line (for `python -m scoring check
+    --ids`): published next to the board when the organisers opt in (`id_list_phases`)."""
+    return "".join(f"{i}\n" for i in sorted(set(ids))).encode()
 
 
 def board_files(board: Board, readme: str) -> dict[str, bytes]:
