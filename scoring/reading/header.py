@@ -100,6 +100,13 @@ def parse_header(line: str, limits: ReadLimits) -> Header:
 
 def _fields(line: str) -> list[str]:
     pieces = line.split(",")
+    if len(pieces) == 1 and any(sep in line for sep in (";", "\t", "|")):
+        sep = next(s for s in (";", "\t", "|") if s in line)
+        shown = "tab" if sep == "\t" else repr(sep)
+        raise SubmissionError(
+            "bad_separator",
+            f"the header uses {shown} as separator; the file must be comma-separated",
+        )
     longest = max(range(len(pieces)), key=lambda k: len(pieces[k]))
     if len(pieces[longest]) > MAX_NAME_CHARS:
         raise SubmissionError(

@@ -83,6 +83,8 @@ def test_no_id_column():
 def test_semicolon_separator():
     err = rejected("id;0;1\ncube-000;1;2\n")
     assert err.code == "bad_separator"
+    wide = "id;" + ";".join(map(str, range(1024))) + "\n"  # one field longer than a name may be
+    assert rejected(wide).code == "bad_separator"
     assert "';'" in err.message and "comma-separated" in err.message
 
 
