@@ -14,7 +14,7 @@ EVALAI_CLI_DEPS := click==6.7 beautifultable==0.7.0 validators==0.12.6 requests=
 	python-dateutil==2.9.0.post0 tqdm==4.70.1 termcolor==3.3.0 beautifulsoup4==4.15.0 \
 	boto3==1.44.5 docker==7.2.0
 
-.PHONY: setup setup-evalai-cli setup-browser demo test test-all bench lint clean
+.PHONY: setup setup-evalai-cli setup-browser demo test test-all test-docker test-vm bench lint clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,14 @@ test: $(STAMP) $(EVALAI_STAMP) setup-browser
 
 test-all: $(STAMP) $(EVALAI_STAMP) setup-browser
 	$(PY) -m pytest -q
+
+# Not part of `test`: they need root (or a Docker engine), the network and minutes. Both build
+# what they need with debootstrap and cache it in /var/cache/neuco-test-docker (README "Docker").
+test-docker:
+	tests/container/test-docker.sh
+
+test-vm:
+	tests/container/test-vm.sh
 
 bench: $(STAMP)
 	$(PY) bench/benchmark.py

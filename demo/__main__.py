@@ -10,7 +10,8 @@
    the task-weighted leaderboard to a local git repository.
 4. Prints the leaderboard and where to look.
 
-Writes everything under demo-output/ (replaced on every run). No network, no credentials.
+Writes everything under demo-output/ in the current folder (replaced on every run; `--out`
+chooses another). No network, no credentials.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import yaml
 
 from synthetic import make_challenge, spec_for_size, write_challenge
 
-ROOT = Path(__file__).resolve().parents[1]
 TEAMS = {  # synthetic profile -> team name as it would appear on EvalAI
     "strong": "Orbital Encoders",
     "medium": "GeoSketch",
@@ -95,7 +95,10 @@ def fill_inbox(inbox: Path, submissions: dict[str, Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "demo-output")
+    # The current folder, not the package's: an installed package's folder is read-only (the
+    # image's venv), while `make demo` runs in the repository and the image starts in /work.
+    p.add_argument("--out", type=Path, default=Path("demo-output"),
+                   help="output folder, replaced on every run (default: ./demo-output)")
     p.add_argument("--size", default="demo", choices=("tiny", "demo", "full"))
     args = p.parse_args(argv)
     out: Path = args.out.resolve()

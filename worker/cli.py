@@ -17,6 +17,10 @@ The config path may also come from NEUCO_CONFIG. Exit codes: 0 ok, 1 problems fo
 (doctor/healthcheck; migrate: a plan not applied), 2 bad config or a database schema this code
 cannot use (newer, unrecognised, PostgreSQL needing `migrate`), 3 EvalAI rejected the token,
 75 another worker is running.
+`healthcheck` exits 0 or 1 only (Docker reserves 2), a bad config included.
+
+Commands that change state (run, once, rescore, refresh, leaderboard, migrate) also log to
+<NEUCO_LOG_DIR>/neuco.log (default <data_dir>/logs), rotated at 10 MB with 5 kept.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.handlers
 import os
 import sys
 import time
@@ -36,7 +41,7 @@ import yaml
 
 from scoring.config import ConfigError
 from worker.errors import SchemaError
-from worker.loop import EXIT_ALREADY_RUNNING, AlreadyRunning, acquire_lock, heartbeat_age
+from worker.heartbeat import heartbeat_age
 from worker.settings import Settings, settings_from
 from worker.store import STATUSES, SqlScoreStore, StoredSubmission
 
@@ -50,9 +55,16 @@ class UTCFormatter(logging.Formatter):
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", self.converter(record.created))
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FILE_NAME = "neuco.log"
+LOG_FILE_BYTES = 10 * 1024**2
+LOG_FILE_BACKUPS = 5
+LOGGING_COMMANDS = ("run", "once", "rescore", "refresh", "leaderboard", "migrate")
+
+
 def configure_logging(env: Mapping[str, str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(UTCFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(UTCFormatter(LOG_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(env.get("LOG_LEVEL", "INFO").upper())
@@ -61,6 +73,23 @@ def configure_logging(env: Mapping[str, str]) -> None:
     # A poll skipped because the previous one is still draining the queue is by design
     # (max_instances=1, coalesce); APScheduler would log each at WARNING.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def add_log_file(env: Mapping[str, str], data_dir: Path) -> Path | None:
+    """Also log to a rotating file in NEUCO_LOG_DIR (default <data_dir>/logs). A folder that
+    cannot be written costs the file, not the command: stderr still gets every line."""
+    folder = Path(env.get("NEUCO_LOG_DIR") or data_dir / "logs")
+    path = folder / LOG_FILE_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8")
+    except OSError as exc:
+        log.warning("not logging to a file: %s", exc)
+        return None
+    handler.setFormatter(UTCFormatter(LOG_FORMAT))
+    logging.getLogger().addHandler(handler)
+    return path
 
 
 def load_settings(path: str | None, env: Mapping[str, str]) -> Settings:
@@ -79,6 +108,7 @@ def load_settings(path: str | None, env: Mapping[str, str]) -> Settings:
 
 def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
     from worker.bootstrap import build, worker_home
+    from worker.loop import EXIT_ALREADY_RUNNING, AlreadyRunning, acquire_lock
 
     try:
         lock = acquire_lock(settings.lock_file)
@@ -326,8 +356,11 @@ def cmd_doctor(settings: Settings, out: TextIO) -> int:
 
 def cmd_healthcheck(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     if args.config or env.get("NEUCO_CONFIG"):
-        settings = load_settings(args.config, env)
-        path = settings.heartbeat_file
+        try:
+            path = load_settings(args.config, env).heartbeat_file
+        except ConfigError as exc:
+            out.write(f"unhealthy: {exc}\n")
+            return 1
     else:
         path = Path(env.get("NEUCO_DATA_DIR", "var")) / "heartbeat"
     age = heartbeat_age(path, datetime.now(UTC))
@@ -387,6 +420,7 @@ def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from worker.loop import EXIT_ALREADY_RUNNING, AlreadyRunning, acquire_lock
     from worker.store import (
         CURRENT,
         apply_plan,
@@ -538,6 +572,8 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         if args.command == "healthcheck":
             return cmd_healthcheck(args, env, out)
         settings = load_settings(args.config, env)
+        if args.command in LOGGING_COMMANDS:
+            add_log_file(env, settings.data_dir)
         if args.command in ("run", "once"):
             return cmd_run(settings, args.command == "once", out)
         if args.command == "rescore":

@@ -65,14 +65,6 @@ def write_heartbeat(path: Path, now: datetime) -> None:
     tmp.replace(path)
 
 
-def heartbeat_age(path: Path, now: datetime) -> float | None:
-    """Seconds since the last heartbeat, or None if there is none."""
-    try:
-        return now.timestamp() - path.stat().st_mtime
-    except FileNotFoundError:
-        return None
-
-
 class LoopWatch(Protocol):
     """Who hears how each tick went (`worker.monitoring.ServiceMonitor`: alerts, status)."""
 

@@ -56,7 +56,7 @@ SPREADS = (0.004, 0.006, 0.003)  # per-task population std of the split scores
 K = 20
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 AUTHOR = "Board Bot <board-bot@example.invalid>"
-TEMPLATE_DIR = Path(__file__).parents[2] / "leaderboard_repo_template"
+TEMPLATE_DIR = Path(__file__).parents[2] / "worker" / "leaderboard" / "leaderboard_repo_template"
 
 
 @dataclass(frozen=True)

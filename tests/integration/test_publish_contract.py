@@ -32,7 +32,8 @@ from worker.leaderboard import (
     publish_board,
 )
 
-TEMPLATE = (Path(__file__).parents[2] / "leaderboard_repo_template" / "README_base.md").read_bytes()
+TEMPLATE = (Path(__file__).parents[2] / "worker" / "leaderboard" / "leaderboard_repo_template"
+            / "README_base.md").read_bytes()
 SEED = {"README.md": TEMPLATE, "LICENSE.md": b"CC BY 4.0\n"}
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 REPO, BRANCH, TOKEN = "organisers/leaderboard", "main", "ghp_double_secret_token_123"

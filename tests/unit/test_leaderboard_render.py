@@ -42,7 +42,8 @@ from worker.leaderboard import (
     task_heatmap_png,
 )
 
-TEMPLATE = (Path(__file__).parents[2] / "leaderboard_repo_template" / "README_base.md").read_text()
+TEMPLATE = (Path(__file__).parents[2] / "worker" / "leaderboard" / "leaderboard_repo_template"
+            / "README_base.md").read_text()
 T0 = datetime(2025, 4, 1, 8, 30, tzinfo=UTC)
 N_COLUMNS = 7
 HOSTILE = [

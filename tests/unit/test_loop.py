@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from worker.errors import AuthError, TransientError
-from worker.loop import AlreadyRunning, Worker, acquire_lock, heartbeat_age
+from worker.heartbeat import heartbeat_age
+from worker.loop import AlreadyRunning, Worker, acquire_lock
 
 
 class FakePipeline:

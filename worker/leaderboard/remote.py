@@ -2,7 +2,8 @@
 
 I/O: `make_publisher` builds the git or GitHub publisher and — only when the configured git
 remote is a local path that does not exist yet, or an empty folder — creates a bare repository
-there and runs `git` to seed it with `leaderboard_repo_template/` (`create_leaderboard_remote`).
+there and runs `git` to seed it with `leaderboard_repo_template/` (package data, next to this
+module; `create_leaderboard_remote`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "leaderboard_repo_template"
+# Package data (pyproject.toml), so an installed worker (the image, a VM) has it too.
+TEMPLATE_DIR = Path(__file__).resolve().parent / "leaderboard_repo_template"
 SEED_MESSAGE = "Start the leaderboard from leaderboard_repo_template"
 # Used when the template folder is not shipped (the worker image installs the packages only).
 FALLBACK_README = """# {{CHALLENGE_TITLE}} — leaderboard
