@@ -44,7 +44,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject
 COPY . /src
 # Not editable, no [dev] extras: the image carries the code and its runtime dependencies only.
 # Then strip what nothing imports at run time: bytecode, the packages' own test suites, C++
-# headers and test binaries of torch. The import check proves nothing needed went.
+# headers and test binaries of torch, pip and setuptools. The import check proves nothing
+# needed went (torch's, the SVM probe's and the store's migrations included).
 RUN pip install --no-compile --no-deps /src \
  && site=$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
  && find /opt/venv -depth -name __pycache__ -type d -exec rm -rf {} + \
@@ -52,7 +53,8 @@ RUN pip install --no-compile --no-deps /src \
  && find "$site" -mindepth 2 -depth -type d -name tests -exec rm -rf {} + \
  && rm -rf "$site/torch/test" "$site/torch/include" "$site/torch/share" \
  && find "$site/torch/bin" -type f ! -name torch_shm_manager -delete \
- && python -c "import worker.cli, scoring.engine, worker.leaderboard, demo.__main__" \
+ && python -m pip uninstall -y -q pip setuptools \
+ && python -c "import worker.cli, worker.bootstrap, scoring.engine, scoring.probes.svm, demo.__main__" \
  && find /opt/venv -depth -name __pycache__ -type d -exec rm -rf {} +
 
 FROM ${PYTHON_IMAGE}

@@ -93,7 +93,7 @@ ensure_python_standin() {
     local packages=python3,python3-venv,python-is-python3,ca-certificates
     local tarball key root
     tarball=$(debootstrap_tarball minbase "$packages")
-    key=$( (basename "$tarball"; extra_ca_certs | xargs -r cat; echo v3) | sha256sum | cut -c1-12)
+    key=$( (basename "$tarball"; extra_ca_certs | xargs -r cat; echo v4) | sha256sum | cut -c1-12)
     if standin_exists "$PYTHON_STANDIN" "$key"; then
         note "stand-in $PYTHON_STANDIN is cached"
         return 0
@@ -102,8 +102,22 @@ ensure_python_standin() {
     root=$(mktemp -d "$NEUCO_TEST_CACHE/python-root.XXXXXX")
     tar -C "$root" -xf "$tarball"
     trust_machine_cas "$root"
-    # Like the official image: no bytecode in the image (Debian compiles it at install time).
+    # Like the official image: no bytecode (Debian compiles it at install time), and like its
+    # base, debian:bookworm-slim, no documentation, manuals or translations, also for what
+    # apt installs later (the dpkg path excludes).
     find "$root/usr" -depth -name __pycache__ -type d -exec rm -rf {} +
+    cat >"$root/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+EOF
+    find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+    rm -rf "$root"/usr/share/{man,groff,info,lintian,linda,locale}/*
     # The official image's interpreter paths, so a venv made in it looks the same.
     local name
     for name in python python3 python3.11; do
