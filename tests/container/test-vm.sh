@@ -127,7 +127,8 @@ first_s=$(seconds_since "$first_started")
 grep '^==> ' "$TEST_TMP/first.log" | sed 's/^/      /'
 grep -q "SKIPPED (systemd is not running here)" "$TEST_TMP/first.log" ||
     fail "the installer did not say what it skipped without systemd"
-grep -q "PROBLEM: " "$TEST_TMP/first.log" || fail "doctor found nothing to fix in the examples"
+grep -qE "^(PROBLEM|error): " "$TEST_TMP/first.log" || fail "doctor found nothing to fix in the examples"
+grep -q "not started: fix what doctor listed" "$TEST_TMP/first.log" || fail "no advice after doctor"
 [[ -e $ROOT/var/lib/neuco/watchdog.paused ]] || fail "the watchdog is not paused"
 ok "first run in $(minutes "$first_s"): installed; doctor lists the missing settings; watchdog paused"
 
