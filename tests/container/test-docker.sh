@@ -296,13 +296,15 @@ if compose exec -T worker sh -c 'touch /data/labels/dev/x' >/dev/null 2>&1; then
 fi
 ok "labels are mounted read-only"
 
+# The engine's stop (SIGTERM, up to the 45 s grace) timed on its own: compose v1 is a Python
+# program whose start-up alone takes seconds on a loaded machine; it sends the same request.
 stop_started=$(date +%s%N)
-compose stop worker >/dev/null 2>&1
+docker stop -t 45 "$cid" >/dev/null
 stop_ms=$((($(date +%s%N) - stop_started) / 1000000))
 exit_code=$(docker inspect -f '{{.State.ExitCode}}' "$cid")
 ((stop_ms <= MAX_STOP_S * 1000)) || fail "stop took ${stop_ms} ms (limit ${MAX_STOP_S}s)"
 [[ $exit_code == 0 ]] || fail "the worker exited $exit_code on SIGTERM"
-ok "compose stop in $((stop_ms / 1000)).$(printf '%03d' $((stop_ms % 1000)))s, exit 0"
+ok "docker stop in $((stop_ms / 1000)).$(printf '%03d' $((stop_ms % 1000)))s, exit 0"
 
 drop_submission "Team Two"
 restart_started=$(date +%s)
