@@ -1,20 +1,25 @@
 """Standalone command-line tool, compatible with NeuCo-Bench's `main.py`. Reads and writes files.
 
     python -m scoring evaluate --annotation_path DIR --submission_file F --output_dir DIR \
-        --config YAML --method_name NAME --phase PHASE [--exclude_file F] [--seed N] [--strict]
+        --config YAML --method_name NAME --phase PHASE [--exclude_file F] [--seed N] [--strict] \
+        [--processes auto|N]
     python -m scoring summarize --output_dir DIR --phase PHASE
     python -m scoring analyze --output_dir DIR --phase PHASE [--dimensions auto|N] [--baseline NAME]
         [--score q|mean] [--hold-out ENTRY:TASK] [--seed N] [--resamples N]
     python -m scoring check FILE [--ids IDS.txt] [--dim 1024]   (no labels, no torch)
 
-Exit codes: 0 success, 2 bad arguments or config, 3 the submission was rejected, 4 the
-annotation folder is unusable.
+The file is read and the tasks are scored in a pool of single-threaded processes (one per
+usable CPU by default; `--processes 1` for one), with the same numbers as one process.
+
+Exit codes: 0 success, 1 a scoring process failed (crashed, or ran out of memory or time), 2
+bad arguments or config, 3 the submission was rejected, 4 the annotation folder is unusable.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +28,16 @@ from typing import TYPE_CHECKING, TextIO
 from scoring import check
 from scoring.config import ConfigError, ProbeConfig, load_probe_config
 from scoring.labels import AnnotationError, Task, load_tasks, select_tasks
+from scoring.pool import (
+    ChildFailed,
+    PoolLimits,
+    ScoringPool,
+    SharedFolder,
+    process_count,
+    score_shared,
+    shared_submission,
+)
+from scoring.pool.evaluation import uses_gpu
 from scoring.reports import (
     phase_leaderboard,
     read_phase_runs,
@@ -30,32 +45,39 @@ from scoring.reports import (
     write_leaderboard_csv,
     write_run,
 )
-from scoring.submission import SubmissionError, load_submission
+from scoring.submission import SubmissionError
+
+if TYPE_CHECKING:
+    from scoring.engine import TaskOutcome
 
 if TYPE_CHECKING:
     from scoring.engine import TaskOutcome
 
 
 class ProgressBar:
-    """tasks × splits progress on a terminal; silent when the stream is not a TTY."""
+    """tasks × splits progress on a terminal; silent when the stream is not a TTY. Tasks may
+    progress in any order (they are scored in parallel)."""
 
     def __init__(self, stream: TextIO, total_splits: int, k: int) -> None:
         self.stream = stream
         self.enabled = stream.isatty()
         self.total = total_splits
         self.k = k
+        self.epochs_done: dict[int, float] = {}
 
     def __call__(self, task_index: int, task_count: int, epoch: int, epochs: int) -> None:
         if not self.enabled:
             return
-        done = task_index * self.k + self.k * epoch / epochs
+        self.epochs_done[task_index] = epoch / epochs
+        done = self.k * sum(self.epochs_done.values())
+        finished = sum(1 for share in self.epochs_done.values() if share >= 1)
         width = 30
         filled = int(width * done / max(self.total, 1))
         self.stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] task {task_index + 1}/{task_count} "
+            f"\r[{'#' * filled}{'.' * (width - filled)}] tasks done {finished}/{task_count} "
             f"· {done:,.0f}/{self.total:,} splits"
         )
-        if task_index == task_count - 1 and epoch == epochs:
+        if finished == task_count:
             self.stream.write("\n")
         self.stream.flush()
 
@@ -112,27 +134,52 @@ def _write_plots(
             )
 
 
+def _processes(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a whole number >= 1, got {value!r}")
+    return count
+
+
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from scoring.engine import score_submission  # torch only when scoring (`check` needs none)
 
     config = load_probe_config(args.config)
     if args.seed is not None:
         config = config.replace(seed=args.seed)
-    tasks = select_tasks(load_tasks(args.annotation_path), config.task_filter)
-    expected = set().union(*(set(t.ids) for t in tasks))
-    table = load_submission(
-        args.submission_file,
-        expected,
-        embedding_dim=config.embedding_dim,
-        strict=args.strict,
-        standardize=config.standardize_embeddings,
-        exclude_ids=_read_exclude(args.exclude_file),
-    )
+    processes = process_count(args.processes, uses_gpu(config.device))
+    # Started first: the processes load torch while this one reads the labels.
+    with ScoringPool(processes, os.environ, PoolLimits(None, None)) as pool:
+        tasks = select_tasks(load_tasks(args.annotation_path), config.task_filter)
+        expected = set().union(*(set(t.ids) for t in tasks))
+        exclude = _read_exclude(args.exclude_file)
+        options = dict(
+            embedding_dim=config.embedding_dim,
+            strict=args.strict,
+            standardize=config.standardize_embeddings,
+            exclude_ids=exclude,
+        )
+        folder = SharedFolder()
+        try:
+            with shared_submission(pool, folder, args.submission_file, expected, options) as shared:
+                progress = ProgressBar(err, len(tasks) * config.k_folds, config.k_folds)
+                card, outcomes = score_shared(
+                    pool,
+                    shared,
+                    tasks,
+                    config,
+                    config.seed,
+                    on_progress=progress,
+                    keep_outcomes=config.enable_plots,
+                )
+        finally:
+            folder.close()
     method = args.method_name or Path(args.submission_file).name.split(".")[0]
-    progress = ProgressBar(err, len(tasks) * config.k_folds, config.k_folds)
-    card, outcomes = score_submission(
-        table, tasks, config, config.seed, on_progress=progress, keep_outcomes=config.enable_plots
-    )
     now = datetime.now(UTC)
     folder = run_folder(args.output_dir, args.phase, method, now)
     summary = write_run(folder, folder.name, card, config)
@@ -219,6 +266,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="competition rules: reject missing ids and non-numeric cells instead of warning",
     )
+    ev.add_argument(
+        "--processes",
+        type=_processes,
+        default="auto",
+        help="scoring processes, one thread each (default: auto = one per usable CPU)",
+    )
     sm = sub.add_parser("summarize", help="rank every run of a phase into a leaderboard CSV")
     sm.add_argument("--output_dir", type=Path, default=Path("results"))
     sm.add_argument("--phase", default="results")
@@ -282,3 +335,6 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
     except (AnnotationError, FileNotFoundError) as exc:
         err.write(f"error: {exc}\n")
         return 4
+    except ChildFailed as exc:
+        err.write(f"error: {exc}\n")
+        return 1

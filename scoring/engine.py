@@ -33,10 +33,37 @@ from scoring.probes.run import TaskProbeResult, probe_steps, task_probe_result
 from scoring.quality import q_statistic, split_summary
 from scoring.results import Finding, ScoreCard, TaskScore
 from scoring.splits import TaskSplits, few_shot_subset, grouped_splits, random_splits
-from scoring.submission import EmbeddingTable, SubmissionError
+from scoring.submission import EmbeddingTable
+from scoring.task_rows import (
+    ProgressFn,
+    TaskRows,
+    TooManyFailedSplits,
+    check_failed_splits,
+    score_card,
+    task_groups,
+    task_job,
+    task_rows,
+)
 
-# on_progress(task_index, task_count, epochs_done, epochs)
-ProgressFn = Callable[[int, int, int, int], None]
+__all__ = [  # task_rows' names stay importable from here, where they used to live
+    "ProgressFn",
+    "TaskOutcome",
+    "TaskRows",
+    "TooManyFailedSplits",
+    "check_failed_splits",
+    "fresh_seed",
+    "resolve_device",
+    "score_card",
+    "score_rows",
+    "score_submission",
+    "score_task",
+    "task_generator_seed",
+    "task_groups",
+    "task_job",
+    "task_report",
+    "task_rows",
+    "task_splits",
+]
 
 
 @dataclass(frozen=True)
@@ -68,25 +95,6 @@ def resolve_device(name: str) -> tuple[torch.device, list[Finding]]:
     if name == "auto":
         return torch.device("cpu"), []
     return torch.device("cpu"), [Finding("device_fallback", "CUDA is not available; used CPU")]
-
-
-def task_rows(table: EmbeddingTable, task: Task) -> tuple[np.ndarray, np.ndarray]:
-    """Row numbers into the table and labels of the task's samples, in label-file order."""
-    index = table.row_index
-    pairs = [
-        (index[i], label) for i, label in zip(task.ids, task.labels, strict=True) if i in index
-    ]
-    rows = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
-    labels = np.fromiter((p[1] for p in pairs), np.float64, len(pairs))
-    return rows, labels
-
-
-def task_groups(table: EmbeddingTable, task: Task) -> tuple[str, ...] | None:
-    """The `group` of each of the task's rows the submission has (task_rows' order), or None."""
-    if task.groups is None:
-        return None
-    index = table.row_index
-    return tuple(g for i, g in zip(task.ids, task.groups, strict=True) if i in index)
 
 
 def normalised_labels(labels: np.ndarray) -> np.ndarray:
@@ -133,7 +141,10 @@ def task_splits(
 
 
 def task_report(
-    task: Task, result: TaskProbeResult, test_targets: list[np.ndarray], config: ProbeConfig
+    task: Task | TaskRows,
+    result: TaskProbeResult,
+    test_targets: list[np.ndarray],
+    config: ProbeConfig,
 ) -> dict[str, float]:
     """The report metrics of a task: over (k, t) arrays when the splits have equal sizes, else
     split by split, averaged (confusion counts summed)."""
@@ -155,7 +166,7 @@ def task_report(
 
 
 def _report(
-    task: Task, pred: np.ndarray, target: np.ndarray, config: ProbeConfig
+    task: Task | TaskRows, pred: np.ndarray, target: np.ndarray, config: ProbeConfig
 ) -> dict[str, float]:
     if task.kind == "regr":
         return regression_report(pred, target)
@@ -179,23 +190,35 @@ def score_task(
     clock: Callable[[], float] = time.perf_counter,
 ) -> TaskOutcome:
     started = clock()
-    rows, labels = task_rows(table, task)
-    if rows.size < 2:
-        raise SubmissionError(
-            "too_few_rows", "fewer than 2 of a task's samples are in the submission"
-        )
-    normalise = config.normalize_labels and task.kind != "mcls"
+    job = task_job(table, task)
+    return score_rows(table.matrix, job, config, seed, device, on_epoch, clock, started)
+
+
+def score_rows(
+    matrix: np.ndarray,
+    job: TaskRows,
+    config: ProbeConfig,
+    seed: int,
+    device: torch.device,
+    on_epoch: Callable[[int], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    started: float | None = None,
+) -> TaskOutcome:
+    """Score one task on matrix (n_all, d) float32; the same numbers in any process."""
+    started = clock() if started is None else started
+    rows, labels = job.rows, job.labels
+    normalise = config.normalize_labels and job.kind != "mcls"
     y = normalised_labels(labels) if normalise else labels
-    splits = task_splits(task.name, task.kind, y, task_groups(table, task), config, seed)
-    generator = torch.Generator().manual_seed(task_generator_seed(seed, task.name))
-    x = torch.from_numpy(table.matrix[rows]).to(device)
+    splits = task_splits(job.name, job.kind, y, job.groups, config, seed)
+    generator = torch.Generator().manual_seed(task_generator_seed(seed, job.name))
+    x = torch.from_numpy(np.ascontiguousarray(matrix[rows])).to(device)
     result = task_probe_result(
-        x, y, splits, task.kind, config, generator, seed, len(task.classes), on_epoch
+        x, y, splits, job.kind, config, generator, seed, len(job.classes), on_epoch
     )
     run = result.run
     mean, std, failed = split_summary(run.best_scores)
     targets = [y[t] for t in splits.test]
-    report = task_report(task, result, targets, config)
+    report = task_report(job, result, targets, config)
     if config.train_fraction < 1.0:
         report["train_fraction"] = config.train_fraction
         report["train_rows_mean"] = float(np.mean([t.size for t in splits.train]))
@@ -207,9 +230,9 @@ def score_task(
     rect = splits.rectangular()
     test_targets = y[rect[1]] if rect is not None else np.concatenate(targets)[None, :]
     score = TaskScore(
-        task=task.name,
-        kind=task.kind,
-        metric=METRICS[task.kind],
+        task=job.name,
+        kind=job.kind,
+        metric=METRICS[job.kind],
         n_rows=int(rows.size),
         q=float(q_statistic(mean, std)),
         mean_score=mean,
@@ -221,20 +244,6 @@ def score_task(
         seconds=clock() - started,
     )
     return TaskOutcome(score, run, test_targets)
-
-
-class TooManyFailedSplits(SubmissionError):
-    """A task had more failed probes than allowed. The message names no task (they are hidden);
-    `task` is for the organiser's log."""
-
-    def __init__(self, task: str, failed: int, k: int, limit: int) -> None:
-        self.task = task
-        super().__init__(
-            "more_than_allowed_LP_failed_for_single_downstream_task",
-            f"{failed} of {k} linear probes of one hidden task failed (the limit is {limit}); "
-            "this happens when embeddings contain extreme values — check for very large "
-            "numbers or constant columns",
-        )
 
 
 def score_submission(
@@ -260,22 +269,11 @@ def score_submission(
         if on_progress is not None:
             on_epoch = _epoch_reporter(on_progress, i, len(tasks), probe_steps(config))
         outcome = score_task(table, task, config, seed, device, on_epoch, clock)
-        score = outcome.score
-        if score.failed_splits > config.failed_split_limit:
-            raise TooManyFailedSplits(
-                task.name, score.failed_splits, score.k, config.failed_split_limit
-            )
-        scores.append(score)
+        check_failed_splits(outcome.score, config)
+        scores.append(outcome.score)
         if keep_outcomes:
             outcomes.append(outcome)
-    card = ScoreCard(
-        seed=seed,
-        tasks=tuple(scores),
-        warnings=tuple(findings),
-        config_fingerprint=config.fingerprint(),
-        seconds=clock() - started,
-    )
-    return card, outcomes
+    return score_card(scores, findings, config, seed, clock() - started), outcomes
 
 
 def _epoch_reporter(fn: ProgressFn, i: int, n: int, epochs: int) -> Callable[[int], None]:

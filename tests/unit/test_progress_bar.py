@@ -1,4 +1,4 @@
-"""The CLI's progress bar: tasks x splits on a terminal, silent otherwise."""
+"""The CLI's progress bar: tasks x splits on a terminal, in any task order, silent otherwise."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_bar_counts_splits_on_a_terminal():
+def test_progress_bar_counts_splits_of_tasks_scored_in_parallel():
     stream = Terminal()
     bar = ProgressBar(stream, total_splits=2 * 40, k=40)
-    bar(0, 2, 10, 20)  # task 1, half its epochs
+    bar(1, 2, 10, 20)  # the second task is half done before the first starts
+    assert stream.getvalue().endswith("tasks done 0/2 · 20/80 splits")
+    bar(0, 2, 20, 20)
+    assert stream.getvalue().endswith("tasks done 1/2 · 60/80 splits")
     bar(1, 2, 20, 20)  # the end
     text = stream.getvalue()
-    assert "task 1/2 · 20/80 splits" in text
-    assert text.endswith("task 2/2 · 80/80 splits\n")
+    assert text.endswith("tasks done 2/2 · 80/80 splits\n")
     assert "[##############################]" in text
 
 

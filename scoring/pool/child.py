@@ -1,0 +1,145 @@
+"""A scoring process: `python -m scoring.pool.child FD PARENT_PID`, started by `ScoringPool`.
+Reads the submission files and the shared matrices it is told to; writes the prepared matrix
+of a `ReadJob` to the file named in it; talks to its parent over the pipe at FD.
+
+Single-threaded: the parent starts it with OMP/MKL/OpenBLAS thread counts of 1 in its
+environment (read by those libraries when they load), and torch is told the same. It dies
+with its parent (Linux PR_SET_PDEATHSIG) and exits when the pipe closes or it is told to stop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import traceback
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Matrices:
+    """The shared matrix of the submission being scored, mapped once per file."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.matrix = None
+
+    def get(self, path: str):  # noqa: ANN201 - numpy is imported late on purpose
+        import numpy as np
+
+        if path != self.path:
+            self.matrix = None
+            self.matrix = np.load(path, mmap_mode="r")
+            self.path = path
+        return self.matrix
+
+
+def _read(job):  # noqa: ANN001, ANN202
+    import numpy as np
+    import pyarrow as pa
+
+    from scoring.pool.messages import Reply, TableRead
+    from scoring.submission import load_submission
+
+    pa.set_cpu_count(max(1, job.threads))
+    try:
+        table = load_submission(job.path, job.expected_ids, **job.options)
+    finally:
+        pa.set_cpu_count(1)
+    out = np.lib.format.open_memmap(
+        job.matrix_path, mode="w+", dtype=np.float32, shape=table.matrix.shape
+    )
+    out[...] = table.matrix
+    out.flush()
+    del out
+    value = TableRead(
+        ids=table.ids.tolist(),
+        shape=tuple(table.matrix.shape),
+        found_dim=table.found_dim,
+        findings=tuple(table.findings),
+    )
+    return Reply("ok", value, peak_rss_mb=_peak_rss_mb())
+
+
+def _score(job, matrices, conn):  # noqa: ANN001, ANN202
+    from scoring.engine import resolve_device, score_rows
+    from scoring.pool.messages import Progress, Reply
+    from scoring.probes.run import probe_steps
+
+    device, _ = resolve_device(job.config.device)
+    steps = probe_steps(job.config)
+    outcome = score_rows(
+        matrices.get(job.matrix_path),
+        job.task,
+        job.config,
+        job.seed,
+        device,
+        on_epoch=lambda done: conn.send(Progress(done, steps)),
+    )
+    value = outcome if job.keep_outcome else outcome.score
+    return Reply("ok", value, peak_rss_mb=_peak_rss_mb())
+
+
+def serve(conn) -> int:  # noqa: ANN001
+    """Answer jobs until STOP or the parent goes away."""
+    import torch
+
+    from scoring.pool.messages import READY, STOP, ReadJob, Reply
+    from scoring.submission import SubmissionError
+
+    torch.set_num_threads(1)
+    matrices = _Matrices()
+    conn.send(READY)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return 0
+        if job == STOP:
+            return 0
+        try:
+            if isinstance(job, ReadJob):
+                reply = _read(job)
+            else:
+                reply = _score(job, matrices, conn)
+        except SubmissionError as exc:
+            reply = Reply("participant", code=exc.code, message=exc.message)
+        except MemoryError:
+            reply = Reply("memory", message="ran out of memory")
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
+            text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            reply = Reply("error", message=text, extra={"traceback": traceback.format_exc()})
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return 0
+
+
+def main(argv: list[str]) -> int:
+    from multiprocessing.connection import Connection
+
+    fd, parent_pid = int(argv[0]), int(argv[1])
+    _die_with_parent(parent_pid)
+    conn = Connection(fd)
+    try:
+        return serve(conn)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

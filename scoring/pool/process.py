@@ -1,0 +1,112 @@
+"""One scoring process as the pool sees it: start, send, watch its memory, kill, reap.
+Starts a subprocess and reads its /proc status (Linux; elsewhere memory is not watched).
+
+Why a fresh interpreter (`python -m scoring.pool.child`) rather than fork or multiprocessing's
+spawn: the thread-count environment must be in place before numpy and torch load, the child
+must not import the worker (spawn re-imports the parent's __main__), must not inherit the
+worker's lock file (the watchdog reads the lock as "the worker is alive"), and must be killable
+on its own when it runs out of time or memory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import scoring
+from scoring.pool.cpus import SINGLE_THREAD_ENV
+
+PACKAGE_ROOT = str(Path(scoring.__file__).resolve().parents[1])
+
+
+def child_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The parent's environment plus one thread per numeric library and our package on the
+    path (the child must import the same `scoring` as its parent)."""
+    env = dict(base)
+    env.update(SINGLE_THREAD_ENV)
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + path if path else "")
+    return env
+
+
+def private_memory_mb(pid: int) -> float | None:
+    """Private resident memory (RssAnon: heap, arrays, tensors) of a process in MB. The shared
+    matrix (RssShmem) and mapped libraries (RssFile) are not the job's own memory."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class ChildProcess:
+    """A started `scoring.pool.child`; `ready` once it said so (its imports are done)."""
+
+    def __init__(self, env: Mapping[str, str], python: str = sys.executable) -> None:
+        parent_end, child_end = Pipe(duplex=True)
+        try:
+            self.process = subprocess.Popen(
+                [python, "-m", "scoring.pool.child", str(child_end.fileno()), str(os.getpid())],
+                pass_fds=[child_end.fileno()],
+                env=child_environment(env),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            child_end.close()
+        self.conn: Connection = parent_end
+        self.ready = False
+        self.peak_memory_mb = 0.0
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def memory_mb(self) -> float | None:
+        used = private_memory_mb(self.pid)
+        if used is not None:
+            self.peak_memory_mb = max(self.peak_memory_mb, used)
+        return used
+
+    def exited(self) -> bool:
+        return self.process.poll() is not None
+
+    def describe_exit(self) -> str:
+        code = self.process.returncode
+        if code is None:
+            return "still running"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exited with status {code}"
+
+    def kill(self) -> None:
+        """SIGKILL and reap (bounded: a killed process is reaped at once)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.conn.close()
+
+    def stop(self, grace_seconds: float = 2.0) -> None:
+        """Ask it to stop; kill it if it has not within the grace period."""
+        from scoring.pool.messages import STOP
+
+        try:
+            self.conn.send(STOP)
+            self.process.wait(timeout=grace_seconds)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
