@@ -1,4 +1,5 @@
 """Fidelity: with split seed 42, our numbers fall inside the reference's tolerance bands.
+Scored the way the CLI and the worker score: through the pool of single-threaded processes.
 
 `../shared/golden/reference.json` gives, for 4 teams x 9 tasks, the reference's Q and mean split
 score over six runs that differ only in the probe seed, and a band derived from that spread;
@@ -15,14 +16,22 @@ PyTorch's DataLoader, nn.Linear, AdamW and torchmetrics — spreads much wider a
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from scoring.config import load_probe_config
-from scoring.engine import score_submission
 from scoring.labels import load_tasks
+from scoring.pool import (
+    PoolLimits,
+    ScoringPool,
+    SharedFolder,
+    score_shared,
+    shared_submission,
+    usable_cpus,
+)
 from scoring.quality import q_statistic
 from scoring.submission import load_submission
 from tests.reference_procedure import reference_split_scores
@@ -43,17 +52,26 @@ def reference() -> dict:
 REF = reference()
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """The production path: files read and tasks scored in single-threaded processes."""
+    folder = SharedFolder()
+    with ScoringPool(usable_cpus(), os.environ, PoolLimits(None, None)) as pool:
+        yield pool, folder
+    folder.close()
+
+
 @pytest.fixture(scope="module", params=["shared", "independent"])
-def cards(request):
+def cards(request, pool):
     config = load_probe_config(GOLDEN / "config.yaml").replace(batching=request.param)
     tasks = load_tasks(GOLDEN / "annotations")
     expected = set().union(*(set(t.ids) for t in tasks))
+    options = dict(embedding_dim=None, strict=True, standardize=True)
     out = {}
     for team in REF["teams"]:
-        table = load_submission(
-            GOLDEN / "submissions" / f"{team}.csv.gz", expected, embedding_dim=None, strict=True
-        )
-        out[team], _ = score_submission(table, tasks, config, seed=42)
+        path = GOLDEN / "submissions" / f"{team}.csv.gz"
+        with shared_submission(*pool, path, expected, options) as shared:
+            out[team], _ = score_shared(pool[0], shared, tasks, config, seed=42)
     return out
 
 
