@@ -160,6 +160,11 @@ def main() -> int:
             f"{', '.join(f'{q:.3f}' for q in rep['mean_q'])}"
         )
         print(f"spread (max - min) {rep['spread']:.3f}, sd {rep['sd']:.3f}")
+    if args.rescore:
+        r = report["rescore"]
+        print(f"rescore of {r['count']} final-phase submissions through `python -m worker "
+              f"rescore`: {r['wall_s']:.1f} s, i.e. {r['per_50_s'] / 60:.1f} min for 50 "
+              f"(target <= 6 min); {r['last_line']}")
     print(f"\nwritten: {args.out / 'benchmark.json'}")
     return 0
 

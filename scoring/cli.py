@@ -147,8 +147,6 @@ def _processes(value: str) -> int | str:
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from scoring.engine import score_submission  # torch only when scoring (`check` needs none)
-
     config = load_probe_config(args.config)
     if args.seed is not None:
         config = config.replace(seed=args.seed)

@@ -4,7 +4,12 @@ import logging
 import os
 import sys
 
-from worker.cli import main
+from scoring.threads import SINGLE_THREAD_ENV
+
+# Before numpy or torch load: this process coordinates, its scoring processes compute.
+os.environ.update(SINGLE_THREAD_ENV)
+
+from worker.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     code = main()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from worker.loop import Worker
 from worker.monitoring import ServiceMonitor
 from worker.pipeline import SubmissionPipeline
 from worker.reconcile import Reconciler
+from worker.scorer import PoolScorer
 from worker.settings import Settings
 from worker.source import SubmissionSource
 from worker.store import SqlScoreStore
@@ -44,8 +46,11 @@ class App:
     publisher: object | None = None  # built on first use, reused, closed with the app
     monitor: ServiceMonitor | None = None
     reconciler: Reconciler | None = None
+    scorer: PoolScorer | None = None  # its processes start on first use (or `start`)
 
     def close(self) -> None:
+        if self.scorer is not None:
+            self.scorer.close()
         if self.client is not None:
             self.client.close()
         close = getattr(self.publisher, "close", None)
@@ -107,7 +112,10 @@ def open_store(settings: Settings) -> SqlScoreStore:
     return store
 
 
-def build(settings: Settings, *, purpose: str = "run") -> App:
+def build(settings: Settings, *, purpose: str = "run",
+          env: Mapping[str, str] | None = None) -> App:
+    """Wire the parts. `env` is the environment the scoring processes start from (reduced:
+    see `worker.scorer`); the CLI hands on its own."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
     client = None
@@ -123,13 +131,15 @@ def build(settings: Settings, *, purpose: str = "run") -> App:
     dirty: set[str] = set()
     alerts = make_alerts(settings, store)
     monitor = service_monitor(settings, alerts, store)
-    pipeline = SubmissionPipeline(store, source, settings, worker_id,
+    scorer = PoolScorer(settings.scoring, list(settings.phases.values()), env or {},
+                        4 * settings.max_file_bytes)
+    pipeline = SubmissionPipeline(store, source, settings, worker_id, scorer=scorer,
                                   on_finished=dirty.add, watch=monitor,
                                   organisers_alerted=alerts.delivering)
     worker = Worker(pipeline, settings.heartbeat_file, watch=monitor)
     pipeline.on_progress = worker.beat
     app = App(settings, store, source, pipeline, worker, worker_id, dirty, client,
-              monitor=monitor)
+              monitor=monitor, scorer=scorer)
     if client is not None:
         app.reconciler = Reconciler(
             client, store, pipeline, list(settings.phases),

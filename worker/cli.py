@@ -106,7 +106,7 @@ def load_settings(path: str | None, env: Mapping[str, str]) -> Settings:
     return settings_from(raw, env, config.resolve().parent, str(config))
 
 
-def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
+def cmd_run(settings: Settings, once: bool, out: TextIO, env: Mapping[str, str]) -> int:
     from worker.bootstrap import build, worker_home
     from worker.loop import EXIT_ALREADY_RUNNING, AlreadyRunning, acquire_lock
 
@@ -116,11 +116,13 @@ def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
         log.error("%s; not starting a second worker", exc)
         return EXIT_ALREADY_RUNNING
     try:
-        app = build(settings, purpose="once" if once else "run")
+        app = build(settings, purpose="once" if once else "run", env=env)
     except BaseException:
         lock.close()
         raise
     try:
+        if not once and app.scorer is not None:
+            app.scorer.start()  # the scoring processes load torch while the first tick polls
         # Only claims of earlier run/once lives: the lock proves those dead, but `rescore`
         # takes no lock, so a rescore's claim under the same data folder may be alive.
         released = [
@@ -151,10 +153,12 @@ def cmd_run(settings: Settings, once: bool, out: TextIO) -> int:
         lock.close()
 
 
-def cmd_rescore(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+def cmd_rescore(settings: Settings, args: argparse.Namespace, out: TextIO,
+                env: Mapping[str, str]) -> int:
     from worker.bootstrap import build, refresh_boards
+    from worker.rescore import rescore_submissions
 
-    app = build(settings, purpose="rescore")
+    app = build(settings, purpose="rescore", env=env)
     try:
         source = args.source or app.source.name
         if source != app.source.name:
@@ -167,18 +171,18 @@ def cmd_rescore(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
                    if s.status in ("finished", "failed")]
         now = datetime.now(UTC)
         reason = args.reason or "rescore requested by the organiser"
-        done = 0
+        reset = []
         for pk in pks:
             if not app.store.reset_for_rescore(source, pk, now, reason):
                 stored = app.store.get(source, pk)
                 state = stored.status if stored else "unknown"
                 out.write(f"submission {pk}: not rescored (status {state})\n")
                 continue
-            app.pipeline.process(pk)
-            stored = app.store.get(source, pk)
-            mean_q = "" if stored.mean_q is None else f", mean Q {stored.mean_q:.4f}"
-            out.write(f"submission {pk}: {stored.status}{mean_q}\n")
-            done += 1
+            reset.append(pk)
+        # One more submission than scoring processes: one is read while the others score.
+        at_once = app.scorer.processes + 1 if app.scorer is not None else 1
+        done = rescore_submissions(app.pipeline, app.store, source, reset, at_once, out,
+                                   sys.stderr)
         refresh_boards(app)
         out.write(f"rescored {done} of {len(pks)} submission(s)\n")
         return 0 if done == len(pks) else 1
@@ -575,9 +579,9 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         if args.command in LOGGING_COMMANDS:
             add_log_file(env, settings.data_dir)
         if args.command in ("run", "once"):
-            return cmd_run(settings, args.command == "once", out)
+            return cmd_run(settings, args.command == "once", out, env)
         if args.command == "rescore":
-            return cmd_rescore(settings, args, out)
+            return cmd_rescore(settings, args, out, env)
         if args.command == "status":
             return cmd_status(settings, args, out)
         if args.command == "alert-test":

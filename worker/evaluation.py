@@ -1,7 +1,14 @@
 """Evaluating one claimed submission: download, validate, score, record. The step of the pipeline
 that runs the scoring core, with every way it can end mapped onto a store status.
 I/O: downloads through the `SubmissionSource` into a temporary directory, reads the phase's
-annotations (cached per phase), writes the outcome to the store; renews the lease while scoring.
+annotations (cached per phase), writes the outcome to the store; renews the lease while a
+`FileScorer` reads and scores the file (in scoring processes: `worker.scorer.PoolScorer`).
+
+A scoring process that crashes, is killed, or runs over its memory or time while SCORING is an
+internal error (`ChildFailed`), retried up to `max_internal_attempts` with a growing wait; over
+its memory or time while READING the file it is the participant's (a `SubmissionError`).
+A submission that fails on our side for good is reported, and the organisers alerted, by the
+`ResultReporter` (worker.reporting).
 
 Outcomes: "finished"; "failed" (a participant error, or an internal one with no attempts left);
 "received" (an internal error with attempts left, or transient trouble: the claim is given back
@@ -13,14 +20,16 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
-from scoring.engine import TooManyFailedSplits, fresh_seed, score_submission
+from scoring.engine import TooManyFailedSplits, fresh_seed
 from scoring.labels import Task, load_tasks
+from scoring.pool import ChildFailed
 from scoring.results import ScoreCard
-from scoring.submission import SubmissionError, load_submission
+from scoring.submission import SubmissionError
 from worker.errors import AuthError, DownloadTooLarge, TransientError
 from worker.settings import PhaseSettings, Settings
 from worker.source import SubmissionMeta, SubmissionSource
@@ -33,7 +42,13 @@ class UnknownPhase(Exception):
     """The submission's phase codename is not in the challenge YAML (an organiser problem)."""
 
 
-Scorer = Callable[..., tuple[ScoreCard, list]]
+class FileScorer(Protocol):
+    """Reads a downloaded submission file and scores the phase's tasks on it."""
+
+    def score_file(
+        self, path: Path, phase: PhaseSettings, tasks: Sequence[Task], seed: int, *,
+        label: str, keep_alive: Callable[[], None],
+    ) -> ScoreCard: ...
 
 
 class SubmissionEvaluator:
@@ -47,7 +62,7 @@ class SubmissionEvaluator:
         worker_id: str,
         *,
         clock: Callable[[], datetime],
-        scorer: Scorer = score_submission,
+        scorer: FileScorer,
         seed_source: Callable[[], int] = fresh_seed,
         on_progress: Callable[[], None] = lambda: None,
     ) -> None:
@@ -79,19 +94,10 @@ class SubmissionEvaluator:
             if meta.status in ("submitted", "resuming", "queued"):
                 self.source.mark_running(meta)
             tasks = self.tasks_for(phase)
-            expected = set().union(*(set(t.ids) for t in tasks))
-            with tempfile.TemporaryDirectory(prefix=f"submission-{meta.pk}-") as tmp:
-                path = Path(tmp) / "input"
-                self.source.download(meta, path, self.settings.max_file_bytes)
-                table = load_submission(
-                    path, expected, embedding_dim=phase.probe.embedding_dim,
-                    strict=phase.strict_ids, standardize=phase.probe.standardize_embeddings,
-                    max_uncompressed=4 * self.settings.max_file_bytes,
-                )
             seed = self.seed_source()
             tick = time.monotonic()
 
-            def progress(task_index: int, task_count: int, epoch: int, epochs: int) -> None:
+            def keep_alive() -> None:
                 nonlocal tick
                 if time.monotonic() - tick > 5:  # keep the lease and the heartbeat fresh
                     tick = time.monotonic()
@@ -99,7 +105,12 @@ class SubmissionEvaluator:
                                            self.clock(), self.settings.lease_seconds)
                     self.on_progress()
 
-            card, _ = self.scorer(table, tasks, phase.probe, seed, on_progress=progress)
+            with tempfile.TemporaryDirectory(prefix=f"submission-{meta.pk}-") as tmp:
+                path = Path(tmp) / "input"
+                self.source.download(meta, path, self.settings.max_file_bytes)
+                card = self.scorer.score_file(path, phase, tasks, seed,
+                                              label=f"submission-{self.source.name}-{meta.pk}",
+                                              keep_alive=keep_alive)
             finished = self.clock()
             self.store.record_evaluation(self.source.name, meta.pk, self.worker_id, card,
                                          started, finished)
@@ -129,6 +140,9 @@ class SubmissionEvaluator:
             self.store.release_claim(self.source.name, meta.pk, self.worker_id, self.clock(),
                                      f"transient error, retried later: {exc}")
             return "received"
+        except ChildFailed as exc:  # crashed, killed, or over its memory/time while scoring
+            log.error("submission %s: %s", meta.pk, exc)
+            return self._fail(meta, "internal", str(exc))
         except Exception as exc:  # noqa: BLE001 - boundary: labels, bugs, anything of ours
             log.exception("submission %s: internal error: %s", meta.pk, exc)
             return self._fail(meta, "internal", f"{type(exc).__name__}: {exc}")
@@ -145,3 +159,11 @@ class SubmissionEvaluator:
         else:
             log.info("submission %s: failed (%s error): %s", meta.pk, kind, message)
         return status
+
+    def give_up(self, meta: SubmissionMeta, abnormal_attempts: int) -> str:
+        """Fail a claimed submission whose earlier attempts ended without a word (the worker or
+        its scoring died): a restart never gives an attempt back, so a poison pill ends here."""
+        log.error("submission %s: %s attempt(s) ended abnormally; giving up", meta.pk,
+                  abnormal_attempts)
+        return self._fail(meta, "internal", f"{abnormal_attempts} scoring attempt(s) ended "
+                          "abnormally (the worker or its scoring process died)", final=True)

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from scoring.engine import fresh_seed, score_submission
+from scoring.engine import fresh_seed
 from worker.errors import AuthError, PermanentError
-from worker.evaluation import Scorer, SubmissionEvaluator
+from worker.evaluation import FileScorer, SubmissionEvaluator
 from worker.reporting import INTERNAL_FAILURE_MESSAGE, ResultReporter, SubmissionWatch
 from worker.settings import Settings
 from worker.source import Delivery, SubmissionMeta, SubmissionSource
@@ -59,7 +59,7 @@ class SubmissionPipeline:
         worker_id: str,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        scorer: Scorer = score_submission,
+        scorer: FileScorer,
         seed_source: Callable[[], int] = fresh_seed,
         on_finished: Callable[[str], None] | None = None,
         on_progress: Callable[[], None] | None = None,
@@ -135,15 +135,23 @@ class SubmissionPipeline:
                      pk, meta.status, self.source.name)
             return True
         now = self.clock()
+        wait_until = self._retry_time(stored)
+        if wait_until is not None and now < wait_until:
+            log.debug("submission %s: retried after %s; message left queued", pk, wait_until)
+            return False
         self.store.upsert_submission(self._info(meta, now))
         if not self.store.try_claim(self.source.name, pk, self.worker_id, now,
                                     self.settings.lease_seconds):
             log.info("submission %s: being scored by another worker; message left queued", pk)
             return False
         claimed = self.store.get(self.source.name, pk)
-        log.info("submission %s: running (phase %s, team %r, attempt %s)", pk, meta.phase,
-                 meta.team_name, claimed.attempts if claimed else "?")
-        status = self.evaluator.evaluate(meta)
+        attempts = claimed.attempts if claimed else 0
+        if attempts > self.settings.max_internal_attempts:
+            status = self.evaluator.give_up(meta, attempts - 1)
+        else:
+            log.info("submission %s: running (phase %s, team %r, attempt %s)", pk, meta.phase,
+                     meta.team_name, attempts)
+            status = self.evaluator.evaluate(meta)
         if status == "received":
             return False  # internal error, will be retried: keep the message
         stored = self.store.get(self.source.name, pk)
@@ -152,6 +160,20 @@ class SubmissionPipeline:
         if status == "finished" and self.on_finished:
             self.on_finished(meta.phase)  # the leaderboard, after the participant has the score
         return True
+
+    def _retry_time(self, stored: StoredSubmission | None) -> datetime | None:
+        """When a submission waiting after abnormal attempts may be tried again: the last such
+        attempt's end plus `retry_backoff_seconds`, doubled for every attempt before it. Other
+        queued submissions are scored meanwhile."""
+        if stored is None or stored.status != "received" or stored.attempts < 1:
+            return None
+        back = [e for e in self.store.events(self.source.name, stored.pk)
+                if e.from_status == "running" and e.to_status == "received"
+                and not e.detail.startswith("transient error")]
+        if not back:
+            return None
+        delay = self.settings.scoring.retry_backoff_seconds * 2 ** (stored.attempts - 1)
+        return back[-1].at + timedelta(seconds=delay)
 
     def _cancel(self, meta: SubmissionMeta, stored: StoredSubmission | None) -> None:
         if stored is None:

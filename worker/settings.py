@@ -22,7 +22,7 @@ from scoring.config import ConfigError, ProbeConfig, probe_config_from_mapping
 
 TOP_KEYS = ("title", "source", "data_dir", "database_url", "inbox_dir", "poll_interval_seconds",
             "lease_seconds", "max_internal_attempts", "max_file_mb", "heartbeat_max_age_seconds",
-            "phases", "leaderboard", "evalai", "alerts", "reconcile")
+            "phases", "leaderboard", "evalai", "alerts", "reconcile", "scoring")
 PHASE_KEYS = ("annotations", "split", "metric", "strict_ids", "probe")
 BOARD_KEYS = ("enabled", "publisher", "remote", "repository", "branch", "policy", "baselines",
               "baselines_in_weights", "ghost_std", "bootstrap_resamples", "frozen_phases",
@@ -31,6 +31,7 @@ EVALAI_KEYS = ("connect_timeout_seconds", "read_timeout_seconds", "max_attempts"
 RECONCILE_KEYS = ("interval_minutes", "stuck_after_minutes", "horizon_days")
 ALERT_KEYS = ("repeat_hours", "evalai_unreachable_minutes", "publish_failing_minutes",
               "disk_free_percent")
+SCORING_KEYS = ("processes", "memory_mb", "timeout_seconds", "retry_backoff_seconds")
 SOURCES = ("evalai", "inbox")
 PHASE_CODENAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PUBLISHERS = ("git", "github", "none")
@@ -99,6 +100,20 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ScoringSettings:
+    """The scoring processes: how many (`auto`: one per usable CPU), and the private memory
+    (MB) and wall time (seconds) one may use for one step — reading a file, or scoring one
+    task. Defaults fit an 8-vCPU VM with 32 GB: 8 x 2 GB beside the database.
+    `retry_backoff_seconds`: the wait before retrying a submission after an internal error,
+    doubling with every attempt."""
+
+    processes: int | str = "auto"
+    memory_mb: float = 2048.0
+    timeout_seconds: float = 900.0
+    retry_backoff_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
 class Settings:
     title: str
     source: str  # evalai | inbox
@@ -118,6 +133,7 @@ class Settings:
     max_attempts: int = 5
     alerts: AlertSettings = field(default_factory=AlertSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
 
     @property
     def heartbeat_file(self) -> Path:
@@ -201,6 +217,7 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
     max_attempts = _whole(evalai_raw, "max_attempts", 5, problems, where="evalai.")
     alerts = _alerts_section(raw.get("alerts") or {}, env, problems)
     reconcile = _reconcile_section(raw.get("reconcile") or {}, problems)
+    scoring = _scoring_section(raw.get("scoring") or {}, problems)
 
     if problems:
         raise ConfigError(problems, source_name)
@@ -221,6 +238,7 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
         connect_timeout_seconds=connect_t,
         read_timeout_seconds=read_t,
         max_attempts=max_attempts,
+        scoring=scoring,
         alerts=alerts,
         reconcile=reconcile,
     )
@@ -265,6 +283,34 @@ def _whole(raw: Mapping[str, Any], key: str, default: int, problems: list[str],
         problems.append(f"{where}{key} must be a whole number >= 1, got {value!r}")
         return default
     return value
+
+
+# ---- scoring: ----------------------------------------------------------------------------------
+
+
+def _scoring_section(raw: Any, problems: list[str]) -> ScoringSettings:
+    if not isinstance(raw, Mapping):
+        problems.append("scoring must be a mapping (processes, memory_mb, timeout_seconds, "
+                        "retry_backoff_seconds)")
+        return ScoringSettings()
+    problems += _unknown(raw, SCORING_KEYS, "scoring.")
+    processes = raw.get("processes", "auto")
+    if processes != "auto" and (isinstance(processes, bool) or not isinstance(processes, int)
+                                or processes < 1):
+        problems.append(f"scoring.processes must be auto or a whole number >= 1, "
+                        f"got {processes!r}")
+        processes = "auto"
+    default = ScoringSettings()
+    return ScoringSettings(
+        processes=processes,
+        memory_mb=_number(raw, "memory_mb", default.memory_mb, problems, minimum=100.0,
+                          where="scoring."),
+        timeout_seconds=_number(raw, "timeout_seconds", default.timeout_seconds, problems,
+                                where="scoring."),
+        retry_backoff_seconds=_number(raw, "retry_backoff_seconds",
+                                      default.retry_backoff_seconds, problems,
+                                      where="scoring."),
+    )
 
 
 # ---- phases: -----------------------------------------------------------------------------------

@@ -14,16 +14,10 @@ import math
 import os
 from pathlib import Path
 
-# Read by OpenMP, MKL, OpenBLAS, BLIS, Accelerate and numexpr when they load: they must be in
-# a process's environment before numpy or torch is imported there.
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "BLIS_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-}
+from scoring.threads import SINGLE_THREAD_ENV
+
+__all__ = ["SINGLE_THREAD_ENV", "process_count", "usable_cpus"]
+
 
 
 def _cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:

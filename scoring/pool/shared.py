@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 PREFIX = "neuco-pool-"
@@ -58,6 +59,7 @@ class SharedFolder:
         self._bases = [b for b in (ram, disk or Path(tempfile.gettempdir())) if b.is_dir()]
         self._folders: dict[Path, Path] = {}
         self._count = 0
+        self._lock = threading.Lock()  # several submissions may be read at once (rescore)
 
     def path_for(self, label: str, estimated_bytes: int) -> Path:
         """A new file name for a matrix of about `estimated_bytes`, in the first base with
@@ -65,14 +67,16 @@ class SharedFolder:
         base = next(
             (b for b in self._bases if _free_bytes(b) > 2 * estimated_bytes), self._bases[-1]
         )
-        folder = self._folders.get(base)
-        if folder is None:
-            remove_stale_folders(base)
-            folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base))
-            self._folders[base] = folder
-        self._count += 1
+        with self._lock:
+            folder = self._folders.get(base)
+            if folder is None:
+                remove_stale_folders(base)
+                folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base))
+                self._folders[base] = folder
+            self._count += 1
+            count = self._count
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", label)[:80]
-        return folder / f"{safe}-{self._count}.npy"
+        return folder / f"{safe}-{count}.npy"
 
     def close(self) -> None:
         for folder in self._folders.values():

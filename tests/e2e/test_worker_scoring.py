@@ -131,7 +131,7 @@ def test_good_submissions_are_posted_once_with_the_standalone_clis_mean_q(site: 
     runs = {pk: standalone_mean_q(site, path, seeds[pk], site.root / f"cli-{pk}")
             for pk, path in files.items()}
     for pk, proc in runs.items():
-        stdout, stderr = proc.communicate(timeout=120)
+        stdout, stderr = proc.communicate(timeout=300)
         assert proc.returncode == 0, stderr
         (summary,) = (site.root / f"cli-{pk}" / "final").glob("*/results_summary.json")
         data = json.loads(summary.read_text())

@@ -913,3 +913,21 @@ def test_service_marks_keep_the_last_success_of_each_job(store: SqlScoreStore) -
     marks = store.service_marks()
     assert (marks["poll"].at, marks["poll"].detail) == (at(60), "2 messages")
     assert marks["publish"].at == at(30)
+
+
+def test_release_orphans_restarts_a_dead_lives_scoring_but_keeps_its_attempt(store):
+    """A poison pill that takes the worker down must not be retried forever: the attempt of
+    the dead life stays counted, and the next claim counts one more."""
+    now = T0
+    store.upsert_submission(info(pk=902))
+    store.upsert_submission(info(pk=903))
+    assert store.try_claim("evalai", 902, "host:/data:run:11:a", now, 60)
+    assert store.try_claim("evalai", 903, "host:/data:rescore:12:a", now, 60)
+    released = store.release_orphans("host:/data:run:", "host:/data:run:13:b", at(1))
+    assert released == [("evalai", 902)]  # a live rescore's claim is not an orphan of ours
+    row = store.get("evalai", 902)
+    assert (row.status, row.attempts, row.lease_owner) == ("received", 1, None)
+    assert store.events("evalai", 902)[-1].detail == \
+        "abandoned by host:/data:run:11:a (worker restarted)"
+    assert store.try_claim("evalai", 902, "host:/data:run:13:b", at(2), 60)
+    assert store.get("evalai", 902).attempts == 2

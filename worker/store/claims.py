@@ -95,8 +95,9 @@ class SqlClaims(SqlWrites, SqlScoreQueries):
 
         Only the worker that holds the data directory's lock may call this: the lock proves the
         earlier owner is dead, so its half-done scorings restart at once instead of waiting
-        for their leases to expire. Attempts are not incremented (the restart is not the
-        submission's fault).
+        for their leases to expire. The attempt stays counted: a file that kills the worker
+        (or gets it killed) must not be retried forever, so the claim that would exceed
+        `max_internal_attempts` fails it instead (the pipeline checks at claim time).
         """
         s = submissions.c
         with self._reading() as conn:
@@ -114,7 +115,7 @@ class SqlClaims(SqlWrites, SqlScoreQueries):
                 if row.status != RUNNING or row.lease_owner != owner:
                     return None
                 guard = (s.status == RUNNING) & (s.lease_owner == owner)
-                values = dict(lease_owner=None, lease_until=None, attempts=s.attempts - 1)
+                values = dict(lease_owner=None, lease_until=None)
                 return Move(guard, RECEIVED, values, f"abandoned by {owner} (worker restarted)")
 
             if self._move(source, pk, now, decide):
