@@ -162,15 +162,17 @@ class SubmissionPipeline:
         return True
 
     def _retry_time(self, stored: StoredSubmission | None) -> datetime | None:
-        """When a submission waiting after abnormal attempts may be tried again: the last such
-        attempt's end plus `retry_backoff_seconds`, doubled for every attempt before it. Other
-        queued submissions are scored meanwhile."""
+        """When a submission waiting after an internal error (a scoring process that crashed,
+        was killed or ran over its limits counts) may be tried again: that attempt's end plus
+        `retry_backoff_seconds`, doubled for every attempt before it. Other queued submissions
+        are scored meanwhile. A scoring left behind by a dead worker restarts at once (its
+        attempt still counts, so a file that kills the worker is tried at most
+        `max_internal_attempts` times)."""
         if stored is None or stored.status != "received" or stored.attempts < 1:
             return None
         back = [e for e in self.store.events(self.source.name, stored.pk)
-                if e.from_status == "running" and e.to_status == "received"
-                and not e.detail.startswith("transient error")]
-        if not back:
+                if e.from_status == "running" and e.to_status == "received"]
+        if not back or not back[-1].detail.startswith("internal error"):
             return None
         delay = self.settings.scoring.retry_backoff_seconds * 2 ** (stored.attempts - 1)
         return back[-1].at + timedelta(seconds=delay)
