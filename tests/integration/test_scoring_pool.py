@@ -150,7 +150,8 @@ def test_a_bad_file_is_the_participants_error_and_the_process_carries_on(
     pool, folder, challenge, tasks, expected, tmp_path
 ):
     bad = tmp_path / "bad.csv"
-    bad.write_text("id,0,1\na,1,2\na,3,4\n")
+    one = sorted(expected)[0]
+    bad.write_text(f"id,0,1\n{one},1,2\n{one},3,4\n")  # a labelled id, twice
     with pytest.raises(SubmissionError) as caught:
         with shared_submission(pool, folder, bad, expected, OPTIONS):
             pass
