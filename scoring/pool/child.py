@@ -4,7 +4,8 @@ of a `ReadJob` to the file named in it; talks to its parent over the pipe at FD.
 
 Single-threaded: the parent starts it with OMP/MKL/OpenBLAS thread counts of 1 in its
 environment (read by those libraries when they load), and torch is told the same. It dies
-with its parent (Linux PR_SET_PDEATHSIG) and exits when the pipe closes or it is told to stop.
+with its parent (Linux PR_SET_PDEATHSIG) and exits when the pipe closes or it is told to stop;
+SIGINT and SIGTERM are left to the parent.
 """
 
 from __future__ import annotations
@@ -133,6 +134,10 @@ def main(argv: list[str]) -> int:
     from multiprocessing.connection import Connection
 
     fd, parent_pid = int(argv[0]), int(argv[1])
+    # Ctrl-C and a SIGTERM to the process group are for the parent, which decides: a worker
+    # told to stop finishes the submission being scored. Its scoring processes die with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent_pid)
     conn = Connection(fd)
     try:

@@ -155,6 +155,16 @@ class ScoringPool:
                 self._cancel(jobs)
         return [replies[i] for i in range(len(jobs))]
 
+    def wait_ready(self, timeout_seconds: float) -> bool:
+        """Wait (bounded) until every process has loaded its libraries; True if they have."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            slots = list(self._slots)
+            if len(slots) == self.processes and all(s.child.ready for s in slots):
+                return True
+            time.sleep(0.05)
+        return False
+
     def close(self) -> None:
         """Stop the processes and the dispatcher; queued jobs fail."""
         with self._lock:
