@@ -52,6 +52,7 @@ debootstrap_tarball() {
             die "debootstrap failed (log: $root.log)"
         fi
         rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+        chmod 0755 "$root"  # mktemp made it 0700; it becomes "/"
         tar -C "$root" --numeric-owner -cf "$tarball.partial" .
         mv "$tarball.partial" "$tarball"
         rm -rf "$root" "$root.log"

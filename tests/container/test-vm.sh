@@ -94,6 +94,8 @@ root_started=$(date +%s)
 tarball=$(debootstrap_tarball default "")
 mkdir -p "$ROOT"
 tar -C "$ROOT" -xf "$tarball"
+# "/" of the root must be searchable by every user (the cached tarball recorded mktemp's 0700).
+chmod 0755 "$ROOT"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 chmod 0755 "$ROOT/usr/sbin/policy-rc.d"
@@ -127,7 +129,10 @@ first_s=$(seconds_since "$first_started")
 grep '^==> ' "$TEST_TMP/first.log" | sed 's/^/      /'
 grep -q "SKIPPED (systemd is not running here)" "$TEST_TMP/first.log" ||
     fail "the installer did not say what it skipped without systemd"
-grep -qE "^(PROBLEM|error): " "$TEST_TMP/first.log" || fail "doctor found nothing to fix in the examples"
+grep -qE "^(PROBLEM|error): " "$TEST_TMP/first.log" || {
+    tail -25 "$TEST_TMP/first.log" >&2
+    fail "doctor found nothing to fix in the examples"
+}
 grep -q "not started: fix what doctor listed" "$TEST_TMP/first.log" || fail "no advice after doctor"
 [[ -e $ROOT/var/lib/neuco/watchdog.paused ]] || fail "the watchdog is not paused"
 ok "first run in $(minutes "$first_s"): installed; doctor lists the missing settings; watchdog paused"
