@@ -193,8 +193,9 @@ cron=$ROOT/etc/cron.d/neuco-watchdog
 line=$(grep -E '^\* \* \* \* \* ' "$cron") || fail "no every-minute line in $cron"
 [[ $line == *" neuco WATCHDOG_ENV_FILE=/etc/neuco/neuco.env "*"/opt/neuco/cronjobs/watchdog.sh"* ]] ||
     fail "unexpected cron line: $line"
-[[ $(stat -c '%U:%G %a' "$ROOT/etc/neuco/neuco.env") == "root:neuco 640" ]] ||
-    fail "neuco.env is $(stat -c '%U:%G %a' "$ROOT/etc/neuco/neuco.env")"
+# Names from the root's own /etc/passwd and /etc/group, not this machine's.
+env_mode=$(in_root stat -c '%U:%G %a' /etc/neuco/neuco.env)
+[[ $env_mode == "root:neuco 640" ]] || fail "neuco.env is $env_mode"
 [[ $(stat -c '%a' "$ROOT/srv/neuco/labels/dev") == 750 ]] || fail "labels folder mode"
 ok "cron watchdog entry in place: $line"
 
