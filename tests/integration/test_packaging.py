@@ -53,7 +53,7 @@ def test_the_wheel_carries_the_template_and_the_installed_worker_finds_it(tmp_pa
 
     installed = tmp_path / "installed"
     run([*pip, "install", "--no-deps", "-q", "--target", str(installed), str(wheel)])
-    probe = ("from worker.leaderboard.board import TEMPLATE_DIR, template_files; "
+    probe = ("from worker.leaderboard.remote import TEMPLATE_DIR, template_files; "
              "print(TEMPLATE_DIR); print(sorted(template_files('T')))")
     env = {**os.environ, "PYTHONPATH": str(installed)}
     done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env,
