@@ -9,28 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import random
 import sqlite3
 import statistics
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url
 
 from scoring.results import Finding, ScoreCard, TaskScore
+from tests.integration.databases import (  # noqa: F401 - postgres_url is a fixture
+    drop_postgres_schema,
+    fresh_postgres_schema,
+    postgres_url,
+)
 from worker.store import LeaseLost, SqlScoreStore, StoredSubmission, SubmissionInfo
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = 600.0
-POSTGRES_CANDIDATES = (
-    "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "postgresql+psycopg://root@127.0.0.1:5432/test",
-)
 
 
 def at(minutes: float) -> datetime:
@@ -40,47 +38,17 @@ def at(minutes: float) -> datetime:
 # -- backends ---------------------------------------------------------------------------------
 
 
-def _libpq(url: str) -> str:
-    """The SQLAlchemy URL as a libpq conninfo URI (psycopg does not know the +driver part)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    import psycopg
-
-    override = os.environ.get("NEUCO_TEST_POSTGRES_URL")
-    problems = []
-    for url in (override,) if override else POSTGRES_CANDIDATES:
-        try:
-            with psycopg.connect(_libpq(url), connect_timeout=2):
-                return url
-        except psycopg.Error as exc:
-            reason = " ".join(str(exc).split())[:160]
-            problems.append(f"{make_url(url).render_as_string()}: {reason}")
-    pytest.skip("PostgreSQL unreachable: " + "; ".join(problems))
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    import psycopg
-
     base = request.getfixturevalue("postgres_url")
-    schema = f"store_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_libpq(base), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+    schema, url = fresh_postgres_schema(base, "store_test")
     try:
-        yield (
-            make_url(base)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
+        yield url
     finally:
-        with psycopg.connect(_libpq(base), autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_postgres_schema(base, schema)
 
 
 @pytest.fixture
