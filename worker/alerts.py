@@ -158,6 +158,15 @@ class Alerts:
             log.warning("alert %s: %s", key, summary)
         return sent
 
+    def event(self, kind: AlertKind, key: str, summary: str, detail: str = "") -> bool:
+        """Report something that happened once (nothing to resolve later): sent once per key,
+        nothing left open in the ledger."""
+        if self.ledger.open_alert(key) is not None:
+            return False
+        sent = self.problem(kind, key, summary, detail)
+        self.ledger.close_alert(key, self.clock())
+        return sent
+
     def resolved(self, key: str, summary: str = "") -> bool:
         """Close an open alert with a "resolved" message; nothing when none is open."""
         current = self.ledger.open_alert(key)

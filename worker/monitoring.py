@@ -142,12 +142,9 @@ class ServiceMonitor:
             log.warning("cannot read %s: %s", note, exc)
             return
         stamp = datetime.fromtimestamp(note.stat().st_mtime, UTC)
-        self.alerts.problem(
+        self.alerts.event(
             AlertKind.WATCHDOG_RESTART, f"watchdog-restart:{stamp.isoformat(timespec='seconds')}",
             "the watchdog replaced a hung worker",
             f"{text[:500]}\nA worker stopped beating its heartbeat and was killed and restarted. "
             "If this repeats, look at the worker log around that time.")
-        # An event, not a condition: it is over once told; the ledger keeps no open row.
-        self.alerts.ledger.close_alert(f"watchdog-restart:{stamp.isoformat(timespec='seconds')}",
-                                       self._now())
         note.unlink(missing_ok=True)

@@ -159,14 +159,11 @@ class Reconciler:
 
     def _alert(self, report: SweepReport) -> None:
         for codename, pks in report.stuck.items():
-            key = f"stuck:{codename}:{','.join(map(str, pks))}"
-            self.alerts.problem(
-                AlertKind.STUCK_SUBMISSIONS, key,
+            self.alerts.event(
+                AlertKind.STUCK_SUBMISSIONS, f"stuck:{codename}:{','.join(map(str, pks))}",
                 f"{len(pks)} submission(s) of phase {codename} were stuck on EvalAI",
                 f"Their queue hand-off was lost (submissions {', '.join(map(str, pks))}). The "
                 "worker is scoring them now; nothing to do unless this repeats.")
-            # An event: told once; the submissions themselves are handled.
-            self.alerts.ledger.close_alert(key, self.clock())
 
 
 def _held(stored: StoredSubmission, now: datetime) -> bool:
