@@ -310,5 +310,7 @@ class ScoringPool:
                 slot.job.events.put(
                     (slot.job.index, ChildFailed("crash", slot.job.during, "the pool was closed"))
                 )
+            slot.child.ask_to_stop()  # all at once: they exit in parallel
+        for slot in self._slots:
             slot.child.stop()
         self._slots.clear()

@@ -100,13 +100,20 @@ class ChildProcess:
             pass
         self.conn.close()
 
-    def stop(self, grace_seconds: float = 2.0) -> None:
-        """Ask it to stop; kill it if it has not within the grace period."""
+    def ask_to_stop(self) -> None:
+        """Tell it to stop after its current job (it exits without tearing torch down)."""
         from scoring.pool.messages import STOP
 
         try:
             self.conn.send(STOP)
+        except OSError:
+            pass  # already gone
+
+    def stop(self, grace_seconds: float = 2.0) -> None:
+        """Ask it to stop; kill it if it has not within the grace period."""
+        self.ask_to_stop()
+        try:
             self.process.wait(timeout=grace_seconds)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             pass
         self.kill()

@@ -67,7 +67,15 @@ class ProbeRun:
 
 
 class _AdamW:
-    """torch.optim.AdamW's update rule, applied to a (k, d+1) parameter matrix at once."""
+    """torch.optim.AdamW's update rule, applied to a (k, d+1) parameter matrix at once.
+
+    On the CPU the update is torch's fused AdamW kernel (what `torch.optim.AdamW(fused=True)`
+    runs): one pass over the four (k, d+1) matrices instead of eight element-wise operations,
+    which saves about a sixth of a task's time. It computes the same update up to float32
+    rounding (its second moment differs from the unfused steps by one ulp now and then;
+    tests/unit/test_probe_equivalence.py); on the full-size final phase the task Q values moved
+    by less than 1e-6 against the unfused engine (docs/fidelity.md).
+    """
 
     def __init__(self, params: torch.Tensor, lr: float) -> None:
         self.p = params
@@ -75,10 +83,24 @@ class _AdamW:
         self.m = torch.zeros_like(params)
         self.v = torch.zeros_like(params)
         self.t = 0
+        self.fused = params.device.type == "cpu" and hasattr(torch, "_fused_adamw_")
+        self._step = torch.zeros((), dtype=torch.float32)  # the fused kernel's step count
 
     def step(self, grad: torch.Tensor) -> None:
-        b1, b2 = BETAS
         self.t += 1
+        if self.fused:
+            self._step += 1
+            torch._fused_adamw_(
+                [self.p], [grad], [self.m], [self.v], [], [self._step],
+                lr=self.lr, beta1=BETAS[0], beta2=BETAS[1], weight_decay=WEIGHT_DECAY,
+                eps=ADAM_EPS, amsgrad=False, maximize=False,
+            )  # fmt: skip
+        else:
+            self.step_unfused(grad)
+
+    def step_unfused(self, grad: torch.Tensor) -> None:
+        """The update as eight element-wise operations (any device); `t` already counts it."""
+        b1, b2 = BETAS
         self.p.mul_(1.0 - self.lr * WEIGHT_DECAY)
         self.m.lerp_(grad, 1.0 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1.0 - b2)

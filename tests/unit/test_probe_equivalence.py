@@ -148,3 +148,24 @@ def test_probe_that_never_scores_is_a_failed_split(batching: str):
     run = train_probes(x, y, train_idx, test_idx, settings, torch.Generator().manual_seed(1))
     assert np.isnan(run.best_scores).all()
     assert (run.best_epochs == 0).all()
+
+
+def test_fused_adamw_step_equals_the_unfused_steps_to_float32_rounding():
+    """The CPU engine uses torch's fused AdamW kernel; it computes the eight element-wise steps'
+    update, up to an occasional one-ulp rounding difference in the second moment."""
+    from scoring.probes.linear import _AdamW
+
+    gen = torch.Generator().manual_seed(3)
+    start = torch.randn((7, 33), generator=gen)
+    fused, plain = _AdamW(start.clone(), 1e-3), _AdamW(start.clone(), 1e-3)
+    assert fused.fused, "torch lacks _fused_adamw_ on the CPU: the engine falls back (slower)"
+    plain.fused = False
+    for step in range(300):
+        scale = [1.0, 1e-6, 1e4, 0.0][step % 4]  # ordinary, tiny, huge and zero gradients
+        grad = torch.randn((7, 33), generator=gen) * scale
+        fused.step(grad)
+        plain.step(grad)
+        torch.testing.assert_close(fused.m, plain.m, rtol=1e-6, atol=0.0)
+        torch.testing.assert_close(fused.v, plain.v, rtol=1e-6, atol=0.0)
+        torch.testing.assert_close(fused.p, plain.p, rtol=1e-6, atol=1e-9)
+    assert fused.t == plain.t == 300 and float(fused._step) == 300.0
