@@ -418,6 +418,7 @@ def cmd_leaderboard(settings: Settings, args: argparse.Namespace, out: TextIO) -
         out.write(f"{args.action}: {result.status}"
                   + (f" ({result.sha})" if result.sha else "")
                   + (f": {result.reason}" if result.reason else "") + "\n")
+        out.writelines(f"  {note}\n" for note in result.notes)  # who left, who was renamed
         return 0 if result.status in ("committed", "unchanged") else 1
     finally:
         store.close()
@@ -558,7 +559,8 @@ def parser() -> argparse.ArgumentParser:
                     help="analyze: capability map dimension, auto (validated 1-5) or N")
     lb.add_argument("--score", choices=("q", "mean_score"), default="q",
                     help="analyze: capability gaps from per-task Q or the mean split score")
-    lb.add_argument("--explanation", help="why entries disappeared (allows a smaller board)")
+    lb.add_argument("--explanation", help="why entries disappeared (allows a smaller board; "
+                    "not needed for teams that made their submissions private)")
     lb.add_argument("--force", action="store_true", help="reveal even with scorings pending")
     m = sub.add_parser("migrate", help="show the database schema's upgrade plan and apply it")
     m.add_argument("--config")

@@ -192,7 +192,7 @@ class SubmissionPipeline:
             team_name=meta.team_name,
             method_name=meta.method_name,
             is_public=meta.is_public,
-            is_baseline=meta.is_baseline or meta.team_name in self.settings.leaderboard.baselines,
+            is_baseline=meta.is_baseline,  # the source's flag; a team name never makes one
             submitted_at=meta.submitted_at or now,
             received_at=now,
             team_pk=meta.team_pk,

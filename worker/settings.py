@@ -36,6 +36,13 @@ SOURCES = ("evalai", "inbox")
 PHASE_CODENAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PUBLISHERS = ("git", "github", "none")
 POLICIES = ("latest", "best")
+# Any EvalAI participant can register a team under a listed name: only EvalAI's own baseline
+# flag, which only a host can set on the host's own submissions, makes a baseline there.
+BASELINE_NAMES_ON_EVALAI = (
+    "leaderboard.baselines names teams, and any EvalAI participant can register a team with "
+    "such a name: with source: evalai remove it, mark the organisers' own submissions as "
+    "baseline on EvalAI instead, then run `python -m worker refresh`"
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class LeaderboardSettings:
     remote: str = ""  # git: a path or URL; github: "owner/name"
     branch: str = "main"
     policy: str = "latest"  # latest | best public submission per team
-    baselines: tuple[str, ...] = ()  # team names that are organiser baselines
+    baselines: tuple[str, ...] = ()  # inbox team folders that are organiser baselines
     baselines_in_weights: bool = True
     ghost_std: float | None = None
     bootstrap_resamples: int = 1000
@@ -204,6 +211,8 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
     phases = _phases_section(raw_phases, base_dir, problems)
     board = _leaderboard_section(raw.get("leaderboard") or {}, raw_phases, env, data_dir,
                                  base_dir, problems)
+    if source == "evalai" and board.baselines:
+        problems.append(BASELINE_NAMES_ON_EVALAI)
     evalai_raw = raw.get("evalai") or {}
     problems += _unknown(evalai_raw, EVALAI_KEYS, "evalai.")
     connection = _evalai_connection(env, problems) if source == "evalai" else None

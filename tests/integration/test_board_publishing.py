@@ -4,8 +4,9 @@
 The store is filled through its public API with hand-built ScoreCards (3 hidden tasks x 20
 splits). Split scores are a fixed mean plus standardised noise, so every task's Q is known in
 advance and the board order is fixed by construction: an entry with a higher level has a higher
-Q on every task. Ten board entries: eight teams, a flagged baseline and a team listed as a
-baseline; plus private submissions and several submissions per team.
+Q on every task. Ten board entries: eight teams and two baselines (flagged by the source: EvalAI's
+baseline flag, or an inbox team folder listed in `leaderboard.baselines`); plus private
+submissions and several submissions per team.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import dataclasses
 import html
 import io
 import json
+import logging
 import re
 import subprocess
 import zlib
@@ -76,7 +78,7 @@ SCENARIO = (
     Spec(1, "Cirrus Lab", 0, 0.95),  # better first try: counts only under "best"
     Spec(2, "Aurora Mappers", 10, 0.90),
     Spec(3, "Organisers", 20, 0.75, baseline=True, method="ResNet-50 features"),
-    Spec(4, "Random Baseline", 30, (0.05, -0.30, 0.05), method="random vectors"),
+    Spec(4, "Random Baseline", 30, (0.05, -0.30, 0.05), baseline=True, method="random vectors"),
     Spec(5, "Fjord AI", 40, 0.30),
     Spec(6, "Boreal Vectors", 50, 0.899),
     Spec(7, "Delta Encoders", 60, 0.70),
@@ -256,7 +258,6 @@ def settings(tmp_path: Path, remote: Remote) -> Settings:
         leaderboard=LeaderboardSettings(
             remote=str(remote.path),
             branch=BRANCH,
-            baselines=("Random Baseline",),
             workdir=tmp_path / "publisher-work",
             author=AUTHOR,
         ),
@@ -403,22 +404,137 @@ def test_baselines_outside_the_weights_change_them(
     assert not outside.baselines_in_weights
 
 
-def test_a_team_made_private_needs_an_explanation(
+def published_names(remote: Remote) -> list[str]:
+    document = json.loads(remote.git("show", f"{BRANCH}:leaderboard/{PHASE}.json"))
+    return [entry["team"] for entry in document["entries"]]
+
+
+def tree_mentions(remote: Remote, text: str) -> list[str]:
+    """Paths of the branch's current tree whose bytes contain `text` (README, JSON, CSV, site)."""
+    found = subprocess.run(
+        ["git", f"--git-dir={remote.path}", "grep", "-l", "-F", text, BRANCH],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert found.returncode in (0, 1), found.stderr  # 1: no match
+    return found.stdout.split()
+
+
+def renamed(spec: Spec, team: str, public: bool | None = None) -> Spec:
+    """The same submission (and EvalAI team pk) under a new team name or visibility."""
+    return dataclasses.replace(spec, team=team, public=spec.public if public is None else public)
+
+
+def set_meta(store: SqlScoreStore, spec: Spec, pk_team: str) -> None:
+    """What `refresh` records when EvalAI says the team's name or visibility changed."""
+    store.upsert_submission(
+        SubmissionInfo(
+            source="evalai", pk=spec.pk, phase=PHASE, team_name=spec.team,
+            method_name=spec.method, is_public=spec.public, is_baseline=spec.baseline,
+            submitted_at=at(spec.minute), received_at=at(spec.minute), team_pk=team_pk(pk_team),
+        )  # fmt: skip
+    )
+
+
+def test_a_team_that_made_its_submission_private_leaves_the_board_unasked(
     store: SqlScoreStore, filled: dict[int, ScoreCard], settings: Settings, publisher: GitPublisher,
-    remote: Remote,
+    remote: Remote, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     first = publish_phase(store, PHASE, settings, publisher)
     set_public(store, SCENARIO[10], public=False)  # Glacier Group's only submission
 
-    refused = publish_phase(store, PHASE, settings, publisher)
-    assert refused.status == "refused" and "Glacier Group" in refused.reason
-    assert remote.commits() == [first.sha]
+    with caplog.at_level(logging.INFO, logger="worker.leaderboard"):
+        result = publish_phase(store, PHASE, settings, publisher)
 
-    reason = "Glacier Group made their only submission private"
+    assert result.status == "committed" and remote.commits() == [result.sha, first.sha]
+    note = "'Glacier Group' left the board: made private by its owner"
+    assert result.notes == (note,)
+    assert f"{note}." in remote.git("log", "-1", "--format=%B", result.sha)
+    assert note in caplog.text and "refused" not in caplog.text
+    assert "Glacier Group" not in published_names(remote) and len(published_names(remote)) == 9
+    assert tree_mentions(remote, "Glacier") == []  # README, JSON, CSV and the web page
+    # The board moved on without it; nothing is left for an organiser to explain.
+    submit(store, Spec(20, "Harbor Nets", 200, 0.97))
+    assert publish_phase(store, PHASE, settings, publisher).status == "committed"
+
+
+def test_any_other_lost_entry_still_needs_an_explanation(
+    store: SqlScoreStore, filled: dict[int, ScoreCard], settings: Settings, publisher: GitPublisher,
+    remote: Remote,
+) -> None:  # fmt: skip
+    first = publish_phase(store, PHASE, settings, publisher)
+    # Glacier Group's only submission is being scored again: gone, but not made private.
+    assert store.reset_for_rescore("evalai", 11, at(300), "rescore requested by the organiser")
+
+    refused = publish_phase(store, PHASE, settings, publisher)
+
+    assert refused.status == "refused" and "missing 1: 'Glacier Group'" in refused.reason
+    assert remote.commits() == [first.sha]
+    reason = "Glacier Group is being rescored (organiser ticket 7)"
     accepted = publish_phase(store, PHASE, settings, publisher, explanation=reason)
     assert accepted.status == "committed" and remote.commits() == [accepted.sha, first.sha]
     assert reason in remote.git("log", "-1", "--format=%B", accepted.sha)
     assert "Glacier" not in (remote.clone() / "README.md").read_text()
+
+
+@pytest.mark.parametrize(("policy", "hidden", "counted"), [("latest", 14, 1), ("best", 1, 14)])
+def test_a_team_with_another_public_submission_stays_on_the_board(
+    store: SqlScoreStore, filled: dict[int, ScoreCard], settings: Settings, publisher: GitPublisher,
+    remote: Remote, policy: str, hidden: int, counted: int,
+) -> None:  # fmt: skip
+    """Cirrus Lab hides the submission its entry counts with: the policy falls back to its
+    other public one, so nothing leaves and nothing needs explaining."""
+    settings = with_board(settings, policy=policy)
+    publish_phase(store, PHASE, settings, publisher)
+    set_public(store, next(s for s in SCENARIO if s.pk == hidden), public=False)
+
+    result = publish_phase(store, PHASE, settings, publisher)
+
+    assert result.status == "committed" and result.notes == ()
+    document = json.loads(remote.git("show", f"{BRANCH}:leaderboard/{PHASE}.json"))
+    cirrus = next(e for e in document["entries"] if e["team"] == "Cirrus Lab")
+    assert cirrus["mean_q"] == pytest.approx(filled[counted].mean_q, abs=1e-6)
+    assert cirrus["submissions"] == 1  # the hidden one is not counted either
+    assert "left the board" not in remote.git("log", "-1", "--format=%B", result.sha)
+
+
+def test_a_renamed_team_keeps_its_entry_and_may_then_leave_unasked(
+    store: SqlScoreStore, filled: dict[int, ScoreCard], settings: Settings, publisher: GitPublisher,
+    remote: Remote,
+) -> None:  # fmt: skip
+    publish_phase(store, PHASE, settings, publisher)
+    glacier = SCENARIO[10]
+    set_meta(store, renamed(glacier, "Glacier Collective"), pk_team=glacier.team)
+
+    result = publish_phase(store, PHASE, settings, publisher)
+
+    assert result.status == "committed"
+    assert result.notes == ("'Glacier Group' is now shown as 'Glacier Collective'",)
+    assert "Glacier Collective" in published_names(remote)
+    # Renamed again and made private in one refresh: the entry id still says who left.
+    set_meta(store, renamed(glacier, "Glacier Ghosts", public=False), pk_team=glacier.team)
+    gone = publish_phase(store, PHASE, settings, publisher)
+    assert gone.status == "committed"
+    assert gone.notes == ("'Glacier Collective' left the board: made private by its owner",)
+    assert tree_mentions(remote, "Glacier") == []
+
+
+def test_a_private_baseline_never_appears(
+    store: SqlScoreStore, filled: dict[int, ScoreCard], settings: Settings, publisher: GitPublisher,
+    remote: Remote,
+) -> None:  # fmt: skip
+    submit(store, Spec(20, "Organisers", 200, 0.99, public=False, baseline=True, method="secret"))
+    publish_phase(store, PHASE, settings, publisher)
+    assert published_names(remote).count("Organisers") == 1
+    assert tree_mentions(remote, "secret") == []
+
+    set_public(store, SCENARIO[2], public=False)  # the host hides its published baseline too
+    result = publish_phase(store, PHASE, settings, publisher)
+
+    assert result.status == "committed"
+    assert result.notes == ("'Organisers' left the board: made private by its owner",)
+    assert "Organisers" not in published_names(remote)
+    board, _ = build_phase_board(store, PHASE, settings)
+    assert [r.team for r in board.rows if r.baseline] == ["Random Baseline"]
 
 
 def test_a_frozen_phase_is_not_republished(

@@ -358,6 +358,74 @@ def test_leaderboard_keeps_each_teams_best_finished_public_entry(evalai_double, 
     assert evalai_double.leaderboard("dev") == page["results"]
 
 
+# ---------------------------------------------------------------------- My Submissions (§4)
+def my_submission(pk: int, phase: int = 1) -> str:
+    return f"/api/jobs/challenge/1/challenge_phase/{phase}/submission/{pk}"
+
+
+def test_a_participant_hides_and_shows_own_submissions_only(evalai_double, participant, host):
+    mine = evalai_double.create_submission(team="alpha")
+    theirs = evalai_double.create_submission(team="beta")
+
+    hidden = participant("PATCH", my_submission(mine), json={"is_public": False})
+
+    assert hidden.status_code == 200 and hidden.json()["is_public"] is False
+    assert evalai_double.submission(mine).is_public is False
+    shown = participant("PATCH", my_submission(mine), data={"is_public": "true"})  # form body
+    assert shown.status_code == 200 and evalai_double.submission(mine).is_public is True
+    other = participant("PATCH", my_submission(theirs), json={"is_public": False})
+    assert (other.status_code, other.json()) == (403, {"error": "Submission does not exist"})
+    assert evalai_double.submission(theirs).is_public is True
+    # Even a host finds only the host team's own submissions here.
+    assert host("PATCH", my_submission(theirs), json={"is_public": False}).status_code == 403
+    wrong_phase = participant("PATCH", my_submission(mine, phase=2), json={"is_public": False})
+    assert wrong_phase.status_code == 403
+    assert participant("PATCH", my_submission(mine) + "/", json={}).status_code == 404  # slash
+    assert participant("GET", my_submission(mine)).status_code == 405
+    assert len(evalai_double.queue_messages()) == 2  # the two uploads': no message for a toggle
+
+
+def test_only_a_host_marks_a_baseline_on_the_hosts_own_submission(evalai_double, participant, host):
+    mine = evalai_double.create_submission(team="alpha")
+    refused = participant("PATCH", my_submission(mine), json={"is_baseline": True})
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "Sorry, you are not authorized to make this request"}
+    # A form's "false" is a non-empty string: EvalAI refuses it from a participant too.
+    as_form = participant("PATCH", my_submission(mine), data={"is_baseline": "false"})
+    assert as_form.status_code == 400
+    assert evalai_double.submission(mine).is_baseline is False
+
+    own = evalai_double.create_submission(team="hosts")
+    marked = host("PATCH", my_submission(own), json={"is_baseline": True, "is_public": True})
+
+    assert marked.status_code == 200 and marked.json()["is_baseline"] is True
+    assert evalai_double.submission(own).is_baseline is True
+    bad = host("PATCH", my_submission(own), json={"is_baseline": "maybe"})
+    assert (bad.status_code, bad.json()) == (400, {"is_baseline": ["Must be a valid boolean."]})
+
+
+def test_one_public_submission_per_team_when_the_phase_says_so(evalai_double, participant):
+    evalai_double.state.phases[1].is_restricted_to_select_one_submission = True
+    first = evalai_double.create_submission(team="alpha")
+    second = evalai_double.create_submission(team="alpha", is_public=False)
+
+    assert participant("PATCH", my_submission(second), json={"is_public": True}).status_code == 200
+
+    assert evalai_double.submission(second).is_public is True
+    assert evalai_double.submission(first).is_public is False
+
+
+def test_a_renamed_team_shows_its_new_name(evalai_double, host):
+    pk = evalai_double.create_submission(team="beta")
+    evalai_double.rename_team("beta", "Baseline mean embeddings")
+    assert host("GET", f"/api/jobs/submission/{pk}").json()["participant_team_name"] == (
+        "Baseline mean embeddings"
+    )
+    assert evalai_double.fixtures.teams["Baseline mean embeddings"] == 2
+    with pytest.raises(ValueError, match="already exists"):
+        evalai_double.rename_team("alpha", "hosts")  # names are unique on EvalAI
+
+
 # ---------------------------------------------------------------------- faults
 def test_injected_faults_answer_in_order_then_stop(evalai_double, host):
     evalai_double.inject("status", 2, status=503)

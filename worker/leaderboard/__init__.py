@@ -16,6 +16,8 @@ Public names (import them from `worker.leaderboard`; its modules are private to 
     analysis_pictures (the analysis' PNGs for the site),
     entry_policy, plain_name, shortened                           the site (pure), name text
     Publisher, PublishResult, publish_board, GitPublisher, GitHubPublisher   publishing
+    Departure, PublishedEntry, BoardChange, board_change          the refuse-to-shrink rule (pure)
+    private_departures                                            entries made private (pure)
     PublishError, PublishTransientError, PublishPermanentError    its errors (`worker.errors` tree)
 
 Modules: board (a phase's board from the store), publishing (publish, reveal or show a phase),
@@ -32,16 +34,20 @@ from worker.leaderboard.analysis import (
     phase_analysis,
     phase_is_revealed,
 )
-from worker.leaderboard.board import build_phase_board
+from worker.leaderboard.board import build_phase_board, private_departures
 from worker.leaderboard.git import GitPublisher
 from worker.leaderboard.github import GitHubPublisher
 from worker.leaderboard.plots import rank_evolution_png, task_heatmap_png
 from worker.leaderboard.publish import (
+    BoardChange,
+    Departure,
+    PublishedEntry,
     Publisher,
     PublishError,
     PublishPermanentError,
     PublishResult,
     PublishTransientError,
+    board_change,
     publish_board,
 )
 from worker.leaderboard.publishing import PhaseStillScoring, publish_phase, reveal_phase, show_phase
@@ -97,7 +103,12 @@ __all__ = [
     "phase_analysis",
     "phase_is_revealed",
     "Board",
+    "BoardChange",
     "BoardRow",
+    "Departure",
+    "PublishedEntry",
+    "board_change",
+    "private_departures",
     "EntryInfo",
     "FinishedSubmission",
     "GitHubPublisher",

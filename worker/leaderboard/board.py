@@ -6,12 +6,19 @@ the package's `values`). Publishing a phase is the package's `publishing`; the p
 new leaderboard repository are `remote`'s.
 
 What counts, under `leaderboard.policy` (`latest` or `best` finished public submission per team;
-private submissions never appear): the store's `board_entries`, plus every finished baseline as
-its own entry. Organiser baselines are submissions flagged `is_baseline` and teams named in
-`leaderboard.baselines`; they get no competing place, and stay out of the task weights when
-`baselines_in_weights` is false. The rank history replays the finished public submissions (and
-baselines) in finishing order; at each step a team counts with the submission the same policy
-picks among its submissions finished so far.
+private submissions never appear, baselines included): the store's `board_entries`, plus every
+finished public baseline as its own entry. Organiser baselines are the submissions the source
+flagged `is_baseline` (EvalAI: the host's baseline flag, which only a host can set; the inbox:
+the team folders named in `leaderboard.baselines`); a team *name* never makes a baseline here.
+They get no competing place, and stay out of the task weights when `baselines_in_weights` is
+false. The rank history replays the finished public submissions in finishing order; at each
+step a team counts with the submission the same policy picks among its submissions finished so
+far.
+
+Entry ids: every entry carries an opaque id (a hash of its team's EvalAI pk, or of the baseline
+submission), published in the board JSON, so that the next publication tells a renamed team
+from one that left. `phase_departures` lists the entries the store accounts for when they are
+gone: a team whose scored submissions are all private now ("made private by its owner").
 
 Entry names are the team names. When two entries would show the same name (a team that
 submitted two baselines, two teams with one display name), the later one gets its method name,
@@ -37,6 +44,7 @@ import numpy as np
 
 from scoring.bootstrap import MIN_RESAMPLES, RankIntervals, rank_intervals
 from scoring.ranking import Leaderboard, rank_entries
+from worker.leaderboard.publish import Departure
 from worker.leaderboard.render import (
     Board,
     EntryInfo,
@@ -94,7 +102,7 @@ def phase_entries(store: ScoreReader, phase: str, settings: Settings) -> PhaseEn
     submissions = store.list_submissions(phase=phase)
     shown = _shown_submissions(submissions, entries)
     names, notes = _entry_names(shown)
-    baselines = _baseline_names(shown, names, board.baselines)
+    baselines = _baseline_names(shown, names)
     exclude = () if board.baselines_in_weights else tuple(sorted(baselines))
     by_name = {names[_entry_key(e.submission)]: e for e in entries}
     records = {
@@ -161,17 +169,48 @@ def _entry_key(sub: StoredSubmission) -> str:
     return f"baseline:{sub.source}:{sub.pk}" if sub.is_baseline else sub.team_key
 
 
+def entry_id(sub: StoredSubmission) -> str:
+    """The published id of the entry `sub` counts for: stable across renames, and opaque."""
+    return hashlib.sha256(f"neuco-entry|{_entry_key(sub)}".encode()).hexdigest()[:16]
+
+
+MADE_PRIVATE = "made private by its owner"
+
+
+def private_departures(submissions: Iterable[StoredSubmission]) -> list[Departure]:
+    """The entries the store accounts for if they left the board: per team whose finished,
+    scored submissions of the phase are all private now, and per private baseline. Pure.
+
+    A team with a public scored submission left keeps its entry (the policy falls back to it),
+    so it is no departure. Teams that never were on the board are listed too: harmless, as
+    publishing only looks up entries that were published.
+    """
+    teams: dict[str, list[StoredSubmission]] = {}
+    for sub in submissions:
+        if sub.status == FINISHED and sub.current_evaluation_id is not None:
+            teams.setdefault(_entry_key(sub), []).append(sub)
+    found = []
+    for subs in teams.values():
+        if not any(sub.is_public for sub in subs):
+            latest = max(subs, key=lambda sub: (sub.submitted_at, sub.pk))
+            found.append(Departure(entry_id(latest), latest.team_name, MADE_PRIVATE))
+    return found
+
+
+def phase_departures(store: ScoreReader, phase: str) -> list[Departure]:
+    """`private_departures` of the phase's finished submissions, as the store records them."""
+    return private_departures(store.list_submissions(phase=phase, status=FINISHED))
+
+
 def _shown_submissions(
     submissions: Iterable[StoredSubmission], entries: Iterable[BoardEntry]
 ) -> list[StoredSubmission]:
-    """Scored submissions that may appear (public or baseline), oldest first. The entries' own
-    submissions are added in case one changed state between the two reads."""
+    """Scored public submissions (baselines too), oldest first. The entries' own submissions are
+    added in case one changed state between the two reads."""
     pool = {
         (s.source, s.pk): s
         for s in submissions
-        if s.status == FINISHED
-        and s.current_evaluation_id is not None
-        and (s.is_public or s.is_baseline)
+        if s.status == FINISHED and s.current_evaluation_id is not None and s.is_public
     }
     for entry in entries:
         pool.setdefault((entry.submission.source, entry.submission.pk), entry.submission)
@@ -200,11 +239,9 @@ def _entry_names(shown: Sequence[StoredSubmission]) -> tuple[dict[str, str], lis
     return names, notes
 
 
-def _baseline_names(
-    shown: Iterable[StoredSubmission], names: Mapping[str, str], configured: Sequence[str]
-) -> set[str]:
-    listed = set(configured)
-    return {names[_entry_key(s)] for s in shown if s.is_baseline or s.team_name in listed}
+def _baseline_names(shown: Iterable[StoredSubmission], names: Mapping[str, str]) -> set[str]:
+    """Display names of the baseline entries: what the source flagged, never a team name."""
+    return {names[_entry_key(s)] for s in shown if s.is_baseline}
 
 
 def _task_union(entries: Iterable[BoardEntry]) -> tuple[str, ...]:
@@ -276,6 +313,7 @@ def _entry_infos(
             submissions=len(times[name]),
             last_submission=max(times[name]),
             baseline=name in baselines,
+            entry_id=entry_id(entry.submission),
         )
         for name, entry in by_name.items()
     }

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scoring.labels import load_tasks, select_tasks
 from worker.errors import WorkerError
-from worker.leaderboard.board import ScoreReader, build_phase_board
+from worker.leaderboard.board import ScoreReader, build_phase_board, phase_departures
 from worker.leaderboard.publish import (
     Publisher,
     PublishPermanentError,
@@ -69,7 +69,9 @@ def publish_phase(
     """Render the phase from the database and publish it (one commit, or none if unchanged).
 
     A frozen phase is not rendered or published ("frozen"); a board that drops a published entry
-    or is empty is "refused" unless `explanation` is given (`publish.publish_board`).
+    or is empty is "refused" unless the store accounts for the departure (a team that made its
+    submissions private leaves, logged and named in the commit message) or `explanation` is
+    given (`publish.publish_board`).
     Revealed: when configured, or when the published board already is (per-task results cannot
     be taken back, so a phase never flips back). Raises PublishTransientError — the caller
     retries on a later tick — and PublishPermanentError.
@@ -166,11 +168,12 @@ def _publish(
         commit_message(board),
         phase=phase,
         explanation=explanation,
+        departures=phase_departures(store, phase),
     )
     log.info(
         "leaderboard %s: %s, %d entries%s, %s%s",
         phase, result.status, len(board.rows), " (revealed)" if board.revealed else "",
-        result.sha or result.reason, "".join(f"; {n}" for n in notes),
+        result.sha or result.reason, "".join(f"; {n}" for n in (*result.notes, *notes)),
     )  # fmt: skip
     return result
 

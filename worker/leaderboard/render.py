@@ -288,6 +288,8 @@ def board_json(board: Board) -> bytes:
             "last_submission": _iso(r.last_submission),
             "baseline": r.baseline,
         }
+        if r.entry_id:  # how the next publication recognises the entry, even renamed
+            entry["entry_id"] = r.entry_id
         if board.revealed:
             entry["task_q"] = {t: _num(r.task_q.get(t)) for t in board.tasks}
             entry["task_ranks"] = {t: r.task_ranks.get(t) for t in board.tasks}

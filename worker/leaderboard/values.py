@@ -35,6 +35,7 @@ class EntryInfo:
     submissions: int
     last_submission: datetime  # aware
     baseline: bool = False
+    entry_id: str | None = None  # opaque and stable per team (or baseline), whatever its name
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class BoardRow:
     p_first: float | None = None
     task_q: Mapping[str, float] = field(default_factory=dict)  # rendered only when revealed
     task_ranks: Mapping[str, int] = field(default_factory=dict)  # rendered only when revealed
+    entry_id: str | None = None  # see EntryInfo; lets publishing tell a rename from a departure
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ def board_from_leaderboard(
                 p_first=iv.p_first if iv else None,
                 task_q=dict(row.task_q),
                 task_ranks=dict(row.task_ranks),
+                entry_id=info.entry_id,
             )
         )
     return Board(

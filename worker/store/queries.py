@@ -158,7 +158,8 @@ class SqlScoreQueries:
 
         Per team (team_pk, else team_name) the latest finished submission (by submitted_at, then
         pk) or the best by mean Q (ties: the earlier one); only public ones unless
-        include_private. Every finished baseline is its own entry, public or not, as on EvalAI.
+        include_private. Every finished public baseline is its own entry: as on EvalAI's public
+        leaderboard, a private submission never counts, a baseline's neither.
         """
         if policy not in ("latest", "best"):
             raise ValueError(f"policy must be 'latest' or 'best', got {policy!r}")
@@ -202,7 +203,11 @@ def board_picks(
     finished: list[StoredSubmission], policy: str, include_private: bool
 ) -> list[tuple[StoredSubmission, int, datetime]]:
     """(submission, team's finished count, team's last submitted_at) per board entry. Pure."""
-    picks = [(sub, 1, sub.submitted_at) for sub in finished if sub.is_baseline]
+    picks = [
+        (sub, 1, sub.submitted_at)
+        for sub in finished
+        if sub.is_baseline and (sub.is_public or include_private)
+    ]
     teams: dict[str, list[StoredSubmission]] = {}
     for sub in finished:
         if not sub.is_baseline:

@@ -192,9 +192,22 @@ class EvalAIDouble:
         with self.lock:
             self.state.resume(pk)
 
+    def rename_team(self, team: str | int, name: str) -> None:
+        """A participant renames the team (EvalAI: team names are unique, ASCII, <= 100)."""
+        with self.lock:
+            if any(t.name == name for t in self.state.teams.values()):
+                raise ValueError(f"participant team with this team name already exists: {name!r}")
+            if len(name) > 100 or not name.isascii():
+                raise ValueError(f"EvalAI refuses the team name {name!r}")
+            pk = self._team_pk(team)
+            self.state.teams[pk].name = name
+            self.fixtures = self.state.fixtures = dataclasses.replace(
+                self.fixtures, teams={t.name: t.pk for t in self.state.teams.values()}
+            )
+
     def set_public(self, pk: int, is_public: bool) -> None:
-        """What a participant's visibility toggle (PATCH .../submission/<pk>) does; EvalAI sends
-        no queue message for it."""
+        """What a participant's visibility toggle (PATCH .../submission/<pk>, served over HTTP
+        too: module my_submissions) does; EvalAI sends no queue message for it."""
         with self.lock:
             sub = self.state.submissions[pk]
             sub.is_public = is_public

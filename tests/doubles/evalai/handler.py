@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.doubles.evalai import host_listing, updates, uploads
+from tests.doubles.evalai import host_listing, my_submissions, updates, uploads
 from tests.doubles.evalai.faults import throttled_body
 from tests.doubles.evalai.model import ApiError, HtmlError, User
 from tests.doubles.evalai.state import EvalAIState
@@ -140,6 +140,12 @@ ROUTES = [
                 uploads.upload(s, _int(r, "c"), _int(r, "p"), _user(r), r.data, r.files),
             )
         },
+    ),
+    # My Submissions: show/hide on the leaderboard; a host's baseline flag (§4)
+    _route(
+        r"/api/jobs/challenge/(?P<c>[0-9]+)/challenge_phase/(?P<p>[0-9]+)/submission/(?P<s>[0-9]+)",
+        {"PATCH": lambda s, r: (200, my_submissions.change_submission(
+            s, _int(r, "c"), _int(r, "p"), _int(r, "s"), _user(r), r.data))},
     ),
     # B3 presigned URLs for --large
     _route(

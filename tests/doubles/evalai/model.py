@@ -93,6 +93,7 @@ class Phase:
     is_submission_public: bool = False
     max_concurrent_submissions_allowed: int = 3
     disable_logs: bool = False
+    is_restricted_to_select_one_submission: bool = False  # one public submission per team
 
 
 @dataclass
