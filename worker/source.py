@@ -35,7 +35,7 @@ class SubmissionMeta:
     team_pk: int | None
     method_name: str
     is_public: bool
-    is_baseline: bool
+    is_baseline: bool  # EvalAI: its baseline flag (host-only); inbox: a configured team folder
     submitted_at: datetime | None
     status: str  # the source's own status: submitted, running, finished, failed, cancelled, …
     completed_at: datetime | None = None
