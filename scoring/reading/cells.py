@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from scoring.reading.arrow_arrays import null_string, numeric_values, string_array
 from scoring.reading.header import Header
 from scoring.reading.problems import (
     NUMBER,
@@ -36,8 +37,8 @@ NA_STRINGS = [
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 ]  # fmt: skip
-NA_ARRAY = pa.array(NA_STRINGS)
-NULL_TEXT = pa.scalar(None, pa.string())
+NA_ARRAY = string_array(NA_STRINGS)
+NULL_TEXT = null_string()
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ class BlockParser:
     def _empty(self) -> pa.Table:
         return pa.table(
             {
-                self.id_column: pa.array([], pa.string()),
-                **{c: pa.array([], pa.float64()) for c in self.value_columns},
+                self.id_column: pa.nulls(0, pa.string()),
+                **{c: pa.nulls(0, pa.float64()) for c in self.value_columns},
             }
         )
 
@@ -179,7 +180,7 @@ class BlockParser:
         by_column = np.empty((d, n), dtype=np.float32)
         with np.errstate(over="ignore"):
             for j in range(d):
-                by_column[j] = table.column(j + 1).to_numpy()
+                by_column[j] = numeric_values(table.column(j + 1), np.nan)
         infinite = np.isinf(by_column)
         if infinite.any():
             row, col = (int(v) for v in np.argwhere(infinite.T)[0])
@@ -214,7 +215,8 @@ class BlockParser:
 
 def _has_empty_id(table: pa.Table) -> bool:
     ids = table.column(0)
-    return table.num_rows > 0 and pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py() is True
+    # pc.min, not pc.equal(..., 0): a Python scalar argument makes pyarrow import pandas.
+    return table.num_rows > 0 and pc.min(pc.utf8_length(ids)).as_py() == 0
 
 
 def _first_unconvertible(text: pa.ChunkedArray) -> int:

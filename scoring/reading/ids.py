@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring.reading.arrow_arrays import numeric_values, string_array
 from scoring.reading.errors import SubmissionError, count_text, examples_text
 from scoring.results import Finding
 
@@ -30,7 +31,7 @@ class IdLedger:
         self.value_set: pa.Array | None = None
         if expected is not None:
             self.expected = sorted(set(expected))
-            self.value_set = pa.array(self.expected, pa.string())
+            self.value_set = string_array(self.expected)
             self.first_line = np.zeros(len(self.expected), dtype=np.int64)  # 0: not seen
         self.seen: dict[str, int] = {}
         self.kept: list[str] = []
@@ -54,8 +55,7 @@ class IdLedger:
         if self.value_set is None:
             self._take_all(cleaned.to_pylist(), lines)
             return None
-        position = pc.index_in(cleaned, value_set=self.value_set).to_numpy(zero_copy_only=False)
-        position = np.nan_to_num(position, nan=-1).astype(np.int64)
+        position = numeric_values(pc.index_in(cleaned, value_set=self.value_set), -1)
         keep = np.flatnonzero(position >= 0)
         if len(keep) < len(position):
             self.extra += len(position) - len(keep)
@@ -68,7 +68,7 @@ class IdLedger:
     def _check_lengths(self, text: pa.ChunkedArray | pa.Array, lines: np.ndarray) -> None:
         if not len(text):
             return
-        length = pc.utf8_length(text).to_numpy(zero_copy_only=False)
+        length = numeric_values(pc.utf8_length(text), 0)
         empty = np.flatnonzero(length == 0)
         if len(empty):
             raise SubmissionError(

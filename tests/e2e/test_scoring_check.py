@@ -47,16 +47,17 @@ def test_a_good_file_passes_with_its_warnings(phase, tmp_path: Path):
            f"{dim + 2}" in proc.stderr
 
 
-def test_check_never_imports_torch(phase):
+def test_check_never_imports_torch_or_pandas(phase):
+    """Both cost a participant seconds (torch) or a third of one (pandas) for nothing."""
     good, ids_file, _, dim = phase
     code = (
         "import sys; from scoring.cli import main; "
         f"rc = main(['check', {str(good)!r}, '--ids', {str(ids_file)!r}, '--dim', '{dim}']); "
-        "print(rc, 'torch' in sys.modules)"
+        "print(rc, 'torch' in sys.modules, 'pandas' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert proc.stdout.splitlines()[-1] == "0 False", proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0 False False", proc.stderr
 
 
 def malformed(good: Path, tmp_path: Path) -> dict[str, bytes]:

@@ -100,3 +100,32 @@ def test_our_number_grammar_is_the_fast_parsers():
         except pa.ArrowInvalid:
             arrow_ok = False
         assert is_number_text(text) == arrow_ok, repr(text)
+
+
+@pytest.mark.parametrize(
+    "values", [[], [""], ["a", "", "é", "𝄞x", "NaN"], [str(i) for i in range(999)]]
+)
+def test_string_arrays_built_from_buffers_equal_pyarrows_own(values):
+    import pyarrow as pa
+
+    from scoring.reading.arrow_arrays import null_string, string_array
+
+    built = string_array(values)
+    assert built.type == pa.string() and built.null_count == 0
+    assert built.equals(pa.array(values, pa.string()))
+    assert null_string().type == pa.string() and not null_string().is_valid
+
+
+def test_numeric_values_read_arrow_buffers_with_nulls_offsets_and_chunks():
+    import pyarrow as pa
+
+    from scoring.reading.arrow_arrays import numeric_values
+
+    ints = pa.chunked_array([pa.array([1, None, 3], pa.int32()), pa.array([None, 5], pa.int32())])
+    assert numeric_values(ints, -1).tolist() == [1, -1, 3, -1, 5]
+    sliced = pa.array([0.5, None, 2.5, 3.5, None, 9.0], pa.float64()).slice(1, 4)
+    got = numeric_values(sliced, np.nan)
+    assert got.dtype == np.float64 and np.isnan(got[0]) and np.isnan(got[3])
+    assert got[1:3].tolist() == [2.5, 3.5]
+    assert numeric_values(pa.array([7, 8], pa.int64()), 0).tolist() == [7, 8]
+    assert numeric_values(pa.chunked_array([], pa.int64()), 0).tolist() == []
