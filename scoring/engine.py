@@ -14,9 +14,7 @@ same seed reproduces every number bit for bit.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from scoring.probes.linear import ProbeRun
 from scoring.probes.run import TaskProbeResult, probe_steps, task_probe_result
 from scoring.quality import q_statistic, split_summary
 from scoring.results import Finding, ScoreCard, TaskScore
+from scoring.seeds import fresh_seed, task_generator_seed
 from scoring.splits import TaskSplits, few_shot_subset, grouped_splits, random_splits
 from scoring.submission import EmbeddingTable
 from scoring.task_rows import (
@@ -73,17 +72,6 @@ class TaskOutcome:
     score: TaskScore
     run: ProbeRun
     test_targets: np.ndarray  # (k, t) normalised labels of each split's test rows
-
-
-def fresh_seed() -> int:
-    """A new random split seed for a challenge evaluation (participants cannot learn splits)."""
-    return secrets.randbelow(2**32)
-
-
-def task_generator_seed(seed: int, task: str) -> int:
-    """A 63-bit seed for the task's probe generator, derived from (seed, task name)."""
-    digest = hashlib.sha256(f"neuco-probe:{seed}:{task}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
 def resolve_device(name: str) -> tuple[torch.device, list[Finding]]:

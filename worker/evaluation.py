@@ -25,11 +25,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from scoring.engine import TooManyFailedSplits, fresh_seed
 from scoring.labels import Task, load_tasks
 from scoring.pool import ChildFailed
 from scoring.results import ScoreCard
+from scoring.seeds import fresh_seed
 from scoring.submission import SubmissionError
+from scoring.task_rows import TooManyFailedSplits
 from worker.errors import AuthError, DownloadTooLarge, TransientError
 from worker.settings import PhaseSettings, Settings
 from worker.source import SubmissionMeta, SubmissionSource

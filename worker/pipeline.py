@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from scoring.engine import fresh_seed
+from scoring.seeds import fresh_seed
 from worker.errors import AuthError, PermanentError
 from worker.evaluation import FileScorer, SubmissionEvaluator
 from worker.reporting import INTERNAL_FAILURE_MESSAGE, ResultReporter, SubmissionWatch

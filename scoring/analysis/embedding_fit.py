@@ -22,9 +22,12 @@ deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 LEARNING_RATE = 0.05
 STEPS = 200
@@ -67,6 +70,7 @@ def fit_points(
     dims: (p,) dimension of each problem (or one for all). Points come back in max(dims)
     coordinates; a problem's coordinates beyond its own dimension are zero.
     """
+    import torch  # here, not at the top: the worker imports this module without torch
     train = np.asarray(train, dtype=bool)
     n_problems, n_entries, n_tasks = train.shape
     dims = np.broadcast_to(np.asarray(dims, dtype=int), (n_problems,))
@@ -114,6 +118,7 @@ def fit_points(
 def _per_problem_loss(
     points: torch.Tensor, n_entries: int, target: torch.Tensor, weight: torch.Tensor
 ) -> torch.Tensor:
+    import torch
     entries, tasks = points[:, :n_entries], points[:, n_entries:]  # (q, e, d), (q, t, d)
     diff = entries[:, :, None, :] - tasks[:, None, :, :]  # (q, e, t, d)
     distance = torch.sqrt((diff**2).sum(dim=-1) + _EPS)  # (q, e, t)

@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -60,3 +61,19 @@ def test_failing_publisher_does_not_block_scoring_and_the_board_is_retried(tmp_p
     assert "| Alpha |" in shown and "| Beta |" in shown
     code, status = run(config, "status")
     assert code == 0 and "final" in status
+
+
+def test_the_worker_process_scores_without_importing_torch(tmp_path: Path):
+    """Only the scoring processes load torch: the worker process that claims, records and
+    publishes stays small and starts fast (torch is ~1 s and ~300 MB of every start)."""
+    config = setup_inbox(tmp_path, tmp_path / "remote.git")
+    code = (
+        "import sys; from worker.cli import main; "
+        f"rc = main(['once', '--config', {str(config)!r}], env={{'LOG_LEVEL': 'WARNING'}}); "
+        "print(rc, 'torch' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert proc.stdout.splitlines()[-1] == "0 False", proc.stdout + proc.stderr
+    results = sorted((tmp_path / "var" / "inbox-results").rglob("*.result.json"))
+    assert [json.loads(p.read_text())["status"] for p in results] == ["finished", "finished"]
