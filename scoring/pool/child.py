@@ -15,6 +15,7 @@ import os
 import resource
 import signal
 import sys
+import threading
 import traceback
 
 PR_SET_PDEATHSIG = 1
@@ -76,7 +77,7 @@ def _read(job):  # noqa: ANN001, ANN202
     return Reply("ok", value, peak_rss_mb=_peak_rss_mb())
 
 
-def _score(job, matrices, conn):  # noqa: ANN001, ANN202
+def _score(job, matrices, send):  # noqa: ANN001, ANN202
     from scoring.engine import resolve_device, score_rows
     from scoring.pool.messages import Progress, Reply
     from scoring.probes.run import probe_steps
@@ -89,22 +90,56 @@ def _score(job, matrices, conn):  # noqa: ANN001, ANN202
         job.config,
         job.seed,
         device,
-        on_epoch=lambda done: conn.send(Progress(done, steps)),
+        on_epoch=lambda done: send(Progress(done, steps)),
     )
     value = outcome if job.keep_outcome else outcome.score
     return Reply("ok", value, peak_rss_mb=_peak_rss_mb())
 
 
+class _Warmup:
+    """torch and the engine, imported on a thread of their own: the process says READY at once
+    and can read a submission file (numpy and pyarrow only) while torch loads, which takes
+    about a second; a scoring job waits for it."""
+
+    def __init__(self, announce) -> None:  # noqa: ANN001 - called with WARM when done
+        self.failure: BaseException | None = None
+        self._announce = announce
+        self._thread = threading.Thread(target=self._run, name="warm-up", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            import torch
+
+            import scoring.engine  # noqa: F401 - the scoring modules, loaded ahead of the job
+
+            torch.set_num_threads(1)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the first scoring job
+            self.failure = exc
+        from scoring.pool.messages import WARM
+
+        self._announce(WARM)
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+
 def serve(conn) -> int:  # noqa: ANN001
     """Answer jobs until STOP or the parent goes away."""
-    import torch
-
     from scoring.pool.messages import READY, STOP, ReadJob, Reply
     from scoring.submission import SubmissionError
 
-    torch.set_num_threads(1)
+    lock = threading.Lock()  # the warm-up thread and this one both write to the pipe
+
+    def send(message) -> None:  # noqa: ANN001
+        with lock:
+            conn.send(message)
+
+    warmup = _Warmup(announce=lambda m: _quietly(send, m))
     matrices = _Matrices()
-    conn.send(READY)
+    send(READY)
     while True:
         try:
             job = conn.recv()
@@ -116,7 +151,8 @@ def serve(conn) -> int:  # noqa: ANN001
             if isinstance(job, ReadJob):
                 reply = _read(job)
             else:
-                reply = _score(job, matrices, conn)
+                warmup.wait()
+                reply = _score(job, matrices, send)
         except SubmissionError as exc:
             reply = Reply("participant", code=exc.code, message=exc.message)
         except MemoryError:
@@ -125,9 +161,16 @@ def serve(conn) -> int:  # noqa: ANN001
             text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             reply = Reply("error", message=text, extra={"traceback": traceback.format_exc()})
         try:
-            conn.send(reply)
+            send(reply)
         except (BrokenPipeError, OSError):
             return 0
+
+
+def _quietly(send, message) -> None:  # noqa: ANN001
+    try:
+        send(message)
+    except OSError:
+        pass  # the parent is gone; the main loop notices
 
 
 def main(argv: list[str]) -> int:

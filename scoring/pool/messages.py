@@ -1,7 +1,8 @@
 """What the pool and its processes say to each other over a pipe (pickled). Pure.
 
 Parent -> child: a `ReadJob` or a `ScoreJob`, or `STOP`.
-Child -> parent: `READY` once its imports are done, `Progress` after every epoch, then one
+Child -> parent: `READY` once it can take jobs, `WARM` once torch is loaded (scoring jobs
+wait for it; reading does not), `Progress` after every epoch, then one
 `Reply` per job. Exceptions do not cross the pipe as objects (a `SubmissionError` does not
 survive pickling); a reply carries the participant-facing code and message, or our own error
 as text.
@@ -16,7 +17,8 @@ from scoring.config import ProbeConfig
 from scoring.results import Finding
 from scoring.task_rows import TaskRows
 
-READY = "ready"
+READY = "ready"  # imports for reading done: it takes ReadJobs and ScoreJobs
+WARM = "warm"  # torch and the engine imported too: a ScoreJob starts at once
 STOP = "stop"
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import wait
 
-from scoring.pool.messages import READY, Progress, Reply
+from scoring.pool.messages import READY, WARM, Progress, Reply
 from scoring.pool.process import ChildProcess
 
 log = logging.getLogger(__name__)
@@ -156,11 +156,11 @@ class ScoringPool:
         return [replies[i] for i in range(len(jobs))]
 
     def wait_ready(self, timeout_seconds: float) -> bool:
-        """Wait (bounded) until every process has loaded its libraries; True if they have."""
+        """Wait (bounded) until every process has loaded torch as well; True if they have."""
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             slots = list(self._slots)
-            if len(slots) == self.processes and all(s.child.ready for s in slots):
+            if len(slots) == self.processes and all(s.child.warm for s in slots):
                 return True
             time.sleep(0.05)
         return False
@@ -237,6 +237,8 @@ class ScoringPool:
                 if message == READY:
                     slot.child.ready = True
                     self._start_failures = 0
+                elif message == WARM:
+                    slot.child.warm = True
                 elif isinstance(message, Progress) and slot.job is not None:
                     slot.job.events.put((slot.job.index, message))
                 elif isinstance(message, Reply) and slot.job is not None:

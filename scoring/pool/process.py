@@ -64,6 +64,7 @@ class ChildProcess:
             child_end.close()
         self.conn: Connection = parent_end
         self.ready = False
+        self.warm = False  # torch loaded as well (WARM)
         self.peak_memory_mb = 0.0
 
     @property
