@@ -86,6 +86,7 @@ class ConfigError(ValueError):
 
     def __init__(self, problems: list[str], source: str = "config") -> None:
         self.problems = list(problems)
+        self.source = source
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{source} has {len(self.problems)} problem(s):\n{lines}")
 

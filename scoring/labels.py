@@ -12,9 +12,11 @@ keeps on one side of every split.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +66,44 @@ def _parse_task_file(path: Path) -> Task:
             f"{path.name}: task type '{match['kind']}' is not regr, cls or mcls "
             "(rename the file to <task>__regr.csv, <task>__cls.csv or <task>__mcls.csv)"
         )
+    reader = csv.reader(_read_text(path).splitlines())
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return _parse_rows(path, match["task"], kind, reader)
+    except csv.Error as exc:
+        raise AnnotationError(f"{path.name}: line {reader.line_num}: {_csv_problem(exc)}") from None
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; an unreadable file or one that is not UTF-8 is an AnnotationError
+    that says where (the line and column of the first bad byte)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AnnotationError(
+            f"{path.name}: cannot be read ({exc.strerror or type(exc).__name__})"
+        ) from None
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise AnnotationError(f"{path.name}: not UTF-8 text ({exc.reason})") from None
-    reader = csv.reader(text.splitlines())
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise AnnotationError(
+            f"{path.name}: line {line}, column {column}: byte 0x{data[exc.start]:02x} is not "
+            "UTF-8 text; save the file as UTF-8"
+        ) from None
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "NUL" in text:
+        return "the file contains a NUL byte (is it a binary file?)"
+    if "field larger than field limit" in text:
+        return f"a field is longer than {csv.field_size_limit():,} characters"
+    return f"not readable as CSV ({text})"
+
+
+def _parse_rows(path: Path, name: str, kind: str, reader: Iterator[list[str]]) -> Task:
     header = next(reader, None)
     if header is None:
         raise AnnotationError(f"{path.name}: the file is empty; expected a header 'id,label'")
@@ -88,7 +123,10 @@ def _parse_task_file(path: Path) -> Task:
         if not row:
             continue
         if len(row) <= max(id_col, label_col, group_col or 0):
-            raise AnnotationError(f"{path.name}: line {line_no} has too few fields: {row!r}")
+            raise AnnotationError(
+                f"{path.name}: line {line_no} has {len(row)} field(s), fewer than the header's "
+                f"columns need ({max(id_col, label_col, group_col or 0) + 1})"
+            )
         raw_id, raw_label = row[id_col].strip(), row[label_col].strip()
         if raw_label == "":
             skipped += 1
@@ -117,7 +155,7 @@ def _parse_task_file(path: Path) -> Task:
     group_ids = tuple(groups) if group_col is not None else None
     if kind == "mcls":
         classes, values = _class_indices(path, raw_labels)
-        return Task(match["task"], kind, tuple(ids), values, skipped, classes, group_ids)
+        return Task(name, kind, tuple(ids), values, skipped, classes, group_ids)
     values = np.asarray([float(v) for v in raw_labels], dtype=np.float64)
     if values.min() == values.max():
         raise AnnotationError(
@@ -127,7 +165,7 @@ def _parse_task_file(path: Path) -> Task:
     if kind == "cls" and not np.isin(values, (0.0, 1.0)).all():
         bad = values[~np.isin(values, (0.0, 1.0))][0]
         raise AnnotationError(f"{path.name}: classification labels must be 0 or 1, found {bad:g}")
-    return Task(match["task"], kind, tuple(ids), values, skipped, groups=group_ids)
+    return Task(name, kind, tuple(ids), values, skipped, groups=group_ids)
 
 
 def _check_number(path: Path, line_no: int, raw_label: str) -> None:
@@ -164,7 +202,12 @@ def load_tasks(folder: Path) -> tuple[Task, ...]:
         raise AnnotationError(f"annotation folder not found: {folder}")
     if not folder.is_dir():
         raise AnnotationError(f"annotation path is not a folder: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+    except OSError as exc:
+        raise AnnotationError(
+            f"annotation folder {folder} cannot be read ({exc.strerror or type(exc).__name__})"
+        ) from None
     if not files:
         raise AnnotationError(
             f"no <task>__<regr|cls|mcls>.csv files in {folder}; put one label file per task there"

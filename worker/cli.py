@@ -37,9 +37,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from scoring.config import ConfigError
+from worker.config_file import read_challenge_yaml
 from worker.errors import SchemaError
 from worker.heartbeat import heartbeat_age
 from worker.settings import Settings, settings_from
@@ -97,12 +96,7 @@ def load_settings(path: str | None, env: Mapping[str, str]) -> Settings:
     if not path:
         raise ConfigError(["no challenge config: pass --config FILE or set NEUCO_CONFIG"])
     config = Path(path)
-    try:
-        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError([f"file not found: {config}"], str(config)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], str(config)) from None
+    raw = read_challenge_yaml(config)
     return settings_from(raw, env, config.resolve().parent, str(config))
 
 
@@ -597,8 +591,8 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         if args.command == "migrate":
             return cmd_migrate(settings, args, out)
         return cmd_leaderboard(settings, args, out)
-    except ConfigError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+    except ConfigError as exc:  # one line per problem, each naming the file
+        sys.stderr.writelines(f"error: {exc.source}: {problem}\n" for problem in exc.problems)
         return 2
     except SchemaError as exc:  # one line; the database was not written
         sys.stderr.write(f"error: {exc}\n")

@@ -202,6 +202,7 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
         f"sqlite:///{data_dir / 'scores.db'}"
     )
     inbox_dir = _path(raw.get("inbox_dir", data_dir / "inbox"), base_dir)
+    _database_url(database_url, problems)
 
     raw_phases = raw.get("phases")
     if not isinstance(raw_phases, Mapping) or not raw_phases:
@@ -228,6 +229,9 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
     reconcile = _reconcile_section(raw.get("reconcile") or {}, problems)
     scoring = _scoring_section(raw.get("scoring") or {}, problems)
 
+    problems += _nul_paths(data_dir=data_dir, inbox_dir=inbox_dir, leaderboard_workdir=board.workdir,
+                           **{f"phases.{p.codename}.annotations": p.annotations
+                              for p in phases.values()})
     if problems:
         raise ConfigError(problems, source_name)
     return Settings(
@@ -251,6 +255,20 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
         alerts=alerts,
         reconcile=reconcile,
     )
+
+
+def _database_url(url: Any, problems: list[str]) -> None:
+    """SQLite or PostgreSQL; the URL itself is never repeated (it may hold a password)."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0] if isinstance(url, str) else None
+    if scheme not in ("sqlite", "postgresql"):
+        got = f"a URL starting with '{scheme}:'" if isinstance(url, str) else repr(url)
+        problems.append("database_url must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+                        f", got {got}")
+
+
+def _nul_paths(**paths: Path) -> list[str]:
+    return [f"{name} contains a NUL character; no file can be named that"
+            for name, path in paths.items() if "\0" in str(path)]
 
 
 def _reconcile_section(raw: Any, problems: list[str]) -> ReconcileSettings:
@@ -392,6 +410,9 @@ def _leaderboard_section(board_raw: Any, raw_phases: Mapping[Any, Any], env: Map
             problems.append("leaderboard.repository must be 'owner/name' for the github publisher")
         if not github_token:
             problems.append("GITHUB_TOKEN is not set; the github publisher needs it")
+        elif bad := token_problem("GITHUB_TOKEN", github_token,
+                                  "copy the token again from GitHub's token settings"):
+            problems.append(bad)
     ghost = board_raw.get("ghost_std")
     if ghost is not None and (isinstance(ghost, bool) or not isinstance(ghost, (int, float))
                               or not ghost > 0):
@@ -452,6 +473,29 @@ def _board_lists(board_raw: Mapping[str, Any], raw_phases: Mapping[Any, Any],
 # ---- evalai: and its environment ---------------------------------------------------------------
 
 
+def token_problem(name: str, value: str, fix: str) -> str | None:
+    """Why a token cannot go into an HTTP header (None when it can): a character that is not
+    printable ASCII, a space inside, or quotes around it (docker's env file keeps them).
+    Says where, never what: the line must not leak any part of the token."""
+    token = value.strip()
+    for position, char in enumerate(token, start=1):
+        if "!" <= char <= "~":
+            continue
+        if char.isspace():
+            kind = "a space or line break"
+        elif ord(char) < 32 or ord(char) == 127:
+            kind = "a control character"
+        else:
+            kind = "a non-ASCII character"
+        return (f"{name} has {kind} at character {position} of {len(token)}, which cannot be "
+                f"sent in an HTTP header: {fix} into the env file")
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'":
+        return (f"{name} is wrapped in quotes, which would be sent as part of the token: "
+                "remove them in the env file")
+    return None
+
+
+
 def _evalai_connection(env: Mapping[str, str], problems: list[str]) -> EvalAIConnection | None:
     missing = [k for k in ("AUTH_TOKEN", "API_SERVER", "QUEUE_NAME", "CHALLENGE_PK")
                if not env.get(k, "").strip()]
@@ -459,6 +503,11 @@ def _evalai_connection(env: Mapping[str, str], problems: list[str]) -> EvalAICon
         problems.append(f"source is evalai but {', '.join(missing)} "
                         f"{'is' if len(missing) == 1 else 'are'} not set in the environment "
                         "(see deploy/.env.example)")
+        return None
+    bad_token = token_problem("AUTH_TOKEN", env["AUTH_TOKEN"],
+                              "copy the host token again from your EvalAI profile page")
+    if bad_token:
+        problems.append(bad_token)
         return None
     if not env["CHALLENGE_PK"].strip().isdigit():
         problems.append(f"CHALLENGE_PK must be a number, got {env['CHALLENGE_PK']!r}")
