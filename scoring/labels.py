@@ -33,7 +33,12 @@ TASK_FILE = re.compile(r"^(?P<task>[A-Za-z0-9][A-Za-z0-9_.\-]*?)__(?P<kind>[A-Za
 
 
 class AnnotationError(ValueError):
-    """The annotation folder or one of its files is unusable; the message says how to fix it."""
+    """The annotation folder or one of its files is unusable; the message says how to fix it.
+    `problems` has one line per unusable file (the message: the first, and how many more)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,15 @@ def load_tasks(folder: Path) -> tuple[Task, ...]:
         raise AnnotationError(
             f"no <task>__<regr|cls|mcls>.csv files in {folder}; put one label file per task there"
         )
-    tasks = [_parse_task_file(p) for p in files]
+    tasks, problems = [], []
+    for path in files:
+        try:
+            tasks.append(_parse_task_file(path))
+        except AnnotationError as exc:
+            problems.append(str(exc))
+    if problems:
+        more = f" (and {len(problems) - 1} more file(s) with problems)" if len(problems) > 1 else ""
+        raise AnnotationError(problems[0] + more, problems)
     names = [t.name for t in tasks]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -18,6 +18,7 @@ from worker.evalai import EvalAIClient, EvalAISource, RetryPolicy
 from worker.inbox import InboxSource
 from worker.loop import Worker
 from worker.monitoring import ServiceMonitor
+from worker.phase_labels import PhaseLabels
 from worker.pipeline import SubmissionPipeline
 from worker.reconcile import Reconciler
 from worker.scorer import PoolScorer
@@ -125,7 +126,7 @@ def build(settings: Settings, *, purpose: str = "run",
     else:
         settings.inbox_dir.mkdir(parents=True, exist_ok=True)
         source = InboxSource(settings.inbox_dir, settings.data_dir / "inbox-results", store,
-                             settings.leaderboard.baselines)
+                             settings.leaderboard.baselines, phases=tuple(settings.phases))
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     worker_id = f"{worker_home(settings)}{purpose}:{os.getpid()}:{started}"
     dirty: set[str] = set()
@@ -133,9 +134,10 @@ def build(settings: Settings, *, purpose: str = "run",
     monitor = service_monitor(settings, alerts, store)
     scorer = PoolScorer(settings.scoring, list(settings.phases.values()), env or {},
                         4 * settings.max_file_bytes)
+    labels = PhaseLabels(settings.phases, watch=monitor)
     pipeline = SubmissionPipeline(store, source, settings, worker_id, scorer=scorer,
                                   on_finished=dirty.add, watch=monitor,
-                                  organisers_alerted=alerts.delivering)
+                                  organisers_alerted=alerts.delivering, labels=labels)
     worker = Worker(pipeline, settings.heartbeat_file, watch=monitor)
     pipeline.on_progress = worker.beat
     app = App(settings, store, source, pipeline, worker, worker_id, dirty, client,
@@ -167,6 +169,8 @@ def refresh_boards(app: App) -> None:
         app.dirty_phases.clear()
         return
     for phase in sorted(app.dirty_phases):
+        if phase in board.id_list_phases and app.pipeline.labels.problem(phase) is not None:
+            continue  # its id list is read from the labels: it stays dirty until they are fixed
         result = publish_phase(app.store, phase, app.settings, publisher)
         app.dirty_phases.discard(phase)
         if app.monitor is not None:

@@ -14,9 +14,13 @@
     python -m worker migrate --config F [--dry-run] [--yes]   (the database schema's upgrade)
 
 The config path may also come from NEUCO_CONFIG. Exit codes: 0 ok, 1 problems found
-(doctor/healthcheck; migrate: a plan not applied), 2 bad config or a database schema this code
-cannot use (newer, unrecognised, PostgreSQL needing `migrate`), 3 EvalAI rejected the token,
-75 another worker is running.
+(doctor/healthcheck; migrate: a plan not applied), 2 bad config (one `error: FILE: problem` line
+each: the YAML's encoding, depth or syntax, a value, a token an HTTP header cannot carry), a
+database schema this code cannot use (newer, unrecognised, PostgreSQL needing `migrate`), or
+(run/once) no phase ready: every phase's labels unusable; 3 EvalAI rejected the token, 75
+another worker is running. A phase whose labels cannot be used while others can is not a
+start-up error: it waits (its submissions are neither claimed nor failed), the organisers are
+alerted, `doctor` says why, and it is scored once the labels are fixed.
 `healthcheck` exits 0 or 1 only (Docker reserves 2), a bad config included.
 
 Commands that change state (run, once, rescore, refresh, leaderboard, migrate) also log to
@@ -115,6 +119,15 @@ def cmd_run(settings: Settings, once: bool, out: TextIO, env: Mapping[str, str])
         lock.close()
         raise
     try:
+        # A phase whose labels cannot be used waits (logged, alerted) while the others are
+        # scored; when no phase can be scored the config is unusable: a start-up error.
+        not_ready = app.pipeline.labels.check_all()
+        if not_ready and len(not_ready) == len(settings.phases):
+            sys.stderr.write(f"error: {len(not_ready)} of {len(settings.phases)} phase(s) are "
+                             "not ready, so nothing can be scored (the lines above say why; "
+                             "`doctor` lists every bad file): fix the labels, then start "
+                             "again\n")
+            return 2
         if not once and app.scorer is not None:
             app.scorer.start()  # the scoring processes load torch while the first tick polls
         # Only claims of earlier run/once lives: the lock proves those dead, but `rescore`
@@ -167,6 +180,12 @@ def cmd_rescore(settings: Settings, args: argparse.Namespace, out: TextIO,
         reason = args.reason or "rescore requested by the organiser"
         reset = []
         for pk in pks:
+            stored = app.store.get(source, pk)
+            problem = app.pipeline.labels.problem(stored.phase) if stored else None
+            if problem is not None:
+                out.write(f"submission {pk}: not rescored: phase {stored.phase} is not ready "
+                          f"({problem})\n")
+                continue
             if not app.store.reset_for_rescore(source, pk, now, reason):
                 stored = app.store.get(source, pk)
                 state = stored.status if stored else "unknown"
@@ -222,6 +241,16 @@ def service_status(settings: Settings, store: SqlScoreStore, now: datetime) -> d
     internal = [s for s in store.list_submissions(status="failed") if s.error_kind == "internal"]
     marks = store.service_marks()
     age = heartbeat_age(settings.heartbeat_file, now)
+    open_alerts = store.open_alerts()
+    # The running worker's view (its open alerts): `status` reads no label file.
+    not_ready = sorted(a.key.split(":", 1)[1] for a in open_alerts
+                       if a.kind == "phase-not-ready" and ":" in a.key)
+    inbox = []
+    if settings.source == "inbox":
+        from worker.inbox import survey_inbox
+
+        inbox = [str(item) for item in survey_inbox(settings.inbox_dir,
+                                                    settings.phases).misplaced]
     return {
         "now": now.isoformat(),
         "phases": phases,
@@ -232,6 +261,8 @@ def service_status(settings: Settings, store: SqlScoreStore, now: datetime) -> d
         "stuck": [brief(s) | {"lease_owner": s.lease_owner} for s in stuck],
         "internal_failures": [brief(s) | {"error": s.error_message} for s in internal],
         "unreported": len(store.unreported(now)),
+        "not_ready": not_ready,
+        "inbox_not_read": inbox,
         "last": {name: {"at": mark.at.isoformat(), "detail": mark.detail}
                  for name, mark in sorted(marks.items())},
         "alerts": {
@@ -239,7 +270,7 @@ def service_status(settings: Settings, store: SqlScoreStore, now: datetime) -> d
             "open": [{"key": a.key, "kind": a.kind, "summary": a.summary,
                       "opened_at": a.opened_at.isoformat(),
                       "last_sent_at": a.last_sent_at.isoformat(), "sent": a.sent_count}
-                     for a in store.open_alerts()],
+                     for a in open_alerts],
         },
         "heartbeat_age_seconds": None if age is None else round(age, 1),
     }
@@ -249,6 +280,12 @@ def write_status(status: dict[str, Any], out: TextIO) -> None:
     out.write(f"{'phase':16s}" + "".join(f"{s:>10s}" for s in STATUSES) + "\n")
     for phase, row in status["phases"].items():
         out.write(f"{phase:16s}" + "".join(f"{row[s]:10d}" for s in STATUSES) + "\n")
+    for phase in status["not_ready"]:
+        waiting = status["phases"].get(phase, {}).get("received", 0)
+        out.write(f"not ready: phase {phase}: its labels cannot be used, {waiting} submission(s) "
+                  "wait (`python -m worker doctor` says why)\n")
+    for item in status["inbox_not_read"]:
+        out.write(f"inbox, not read: {item}\n")
     for s in status["running"]:
         out.write(f"running: submission {s['pk']} ({s['phase']}, {s['team']}) by "
                   f"{s['lease_owner']} until {s['lease_until']}\n")

@@ -1,6 +1,8 @@
 """`doctor`: check everything a live challenge needs, and list every problem. I/O: reads the
-label folders, opens the database, writes a probe file in the data folder, and (EvalAI source)
-makes one authenticated request that does not touch the queue.
+label folders (one line per bad label file: a phase with one is not ready), looks at the inbox
+(anything there that is never read: links, misplaced files), opens the database, writes a probe
+file in the data folder, and (EvalAI source) makes one authenticated request that does not
+touch the queue.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 
-from scoring.labels import AnnotationError, load_tasks
+from scoring.labels import AnnotationError
 from worker.errors import AuthError, WorkerError
+from worker.inbox import survey_inbox
+from worker.phase_labels import load_phase_tasks
 from worker.settings import Settings
 
 
@@ -20,9 +24,10 @@ def doctor_problems(settings: Settings) -> tuple[list[str], list[str]]:
     notes: list[str] = []
     for codename, phase in settings.phases.items():
         try:
-            tasks = load_tasks(phase.annotations)
-        except AnnotationError as exc:
-            problems.append(f"phase {codename}: {exc}")
+            tasks = load_phase_tasks(phase)
+        except AnnotationError as exc:  # one line per bad file: where, which line, what
+            problems += [f"phase {codename} is not ready (its submissions wait): {problem}"
+                         for problem in exc.problems]
             continue
         rows = sum(t.n_rows for t in tasks)
         notes.append(f"phase {codename}: {len(tasks)} hidden tasks, {rows:,} labelled rows, "
@@ -71,6 +76,8 @@ def doctor_problems(settings: Settings) -> tuple[list[str], list[str]]:
             problems.append(f"EvalAI: {exc}")
     else:
         notes.append(f"source: local inbox {settings.inbox_dir}")
+        survey = survey_inbox(settings.inbox_dir, settings.phases)
+        problems += [f"inbox: {settings.inbox_dir}/{item}" for item in survey.misplaced]
     board = settings.leaderboard
     if board.enabled and board.publisher == "git" and "://" in board.remote:
         if shutil.which("git") is None:

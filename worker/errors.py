@@ -13,7 +13,9 @@
         ├── RequestRejected        400 (and other 4xx): the server refused the payload;
         │                          ``body`` holds what it said
         ├── NotFound               404: no such submission, phase, queue or file
-        └── DownloadTooLarge       the submission file is over the size cap (participant-facing)
+        ├── DownloadTooLarge       the submission file is over the size cap (participant-facing)
+        └── SubmissionFileGone     the inbox file was removed, changed or replaced by a link
+                                   before it could be read (participant-facing)
 
 Transient errors leave the queue message alone so EvalAI hands it out again; permanent ones
 are reported (or fail the submission) and never retried blindly. Pipeline-level errors
@@ -106,3 +108,9 @@ def _human_bytes(n: int) -> str:
         if n >= factor:
             return f"{n / factor:.1f} {unit}"
     return f"{n} bytes"
+
+
+class SubmissionFileGone(PermanentError):
+    """The submission's file is no longer what was received (an inbox file deleted, changed or
+    replaced by a symbolic link before it was read). The message is safe to show to the
+    participant."""

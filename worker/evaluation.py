@@ -1,8 +1,9 @@
 """Evaluating one claimed submission: download, validate, score, record. The step of the pipeline
 that runs the scoring core, with every way it can end mapped onto a store status.
 I/O: downloads through the `SubmissionSource` into a temporary directory, reads the phase's
-annotations (cached per phase), writes the outcome to the store; renews the lease while a
-`FileScorer` reads and scores the file (in scoring processes: `worker.scorer.PoolScorer`).
+annotations (through `PhaseLabels`, which reads them again when they change), writes the
+outcome to the store; renews the lease while a `FileScorer` reads and scores the file (in
+scoring processes: `worker.scorer.PoolScorer`).
 
 A scoring process that crashes, is killed, or runs over its memory or time while SCORING is an
 internal error (`ChildFailed`), retried up to `max_internal_attempts` with a growing wait; over
@@ -11,8 +12,9 @@ A submission that fails on our side for good is reported, and the organisers ale
 `ResultReporter` (worker.reporting).
 
 Outcomes: "finished"; "failed" (a participant error, or an internal one with no attempts left);
-"received" (an internal error with attempts left, or transient trouble: the claim is given back
-uncounted); "lost" (another worker took the lease: nothing written). AuthError propagates.
+"received" (an internal error with attempts left; or, with the claim given back uncounted,
+transient trouble or a phase whose labels broke after the claim: it waits for them); "lost"
+(another worker took the lease: nothing written). AuthError propagates.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from scoring.labels import Task, load_tasks
+from scoring.labels import Task
 from scoring.pool import ChildFailed
 from scoring.results import ScoreCard
 from scoring.seeds import fresh_seed
 from scoring.submission import SubmissionError
 from scoring.task_rows import TooManyFailedSplits
-from worker.errors import AuthError, DownloadTooLarge, TransientError
+from worker.errors import AuthError, DownloadTooLarge, SubmissionFileGone, TransientError
+from worker.phase_labels import PhaseLabels, PhaseNotReady
 from worker.settings import PhaseSettings, Settings
 from worker.source import SubmissionMeta, SubmissionSource
 from worker.store import LeaseLost, SqlScoreStore
@@ -66,6 +69,7 @@ class SubmissionEvaluator:
         scorer: FileScorer,
         seed_source: Callable[[], int] = fresh_seed,
         on_progress: Callable[[], None] = lambda: None,
+        labels: PhaseLabels | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -75,15 +79,11 @@ class SubmissionEvaluator:
         self.scorer = scorer
         self.seed_source = seed_source
         self.on_progress = on_progress
-        self._tasks: dict[str, tuple[Task, ...]] = {}
+        self.labels = labels if labels is not None else PhaseLabels(settings.phases)
 
     def tasks_for(self, phase: PhaseSettings) -> tuple[Task, ...]:
-        if phase.codename not in self._tasks:
-            tasks = load_tasks(phase.annotations)
-            if phase.probe.task_filter is not None:
-                tasks = tuple(t for t in tasks if t.name in set(phase.probe.task_filter))
-            self._tasks[phase.codename] = tasks
-        return self._tasks[phase.codename]
+        """The phase's tasks now; PhaseNotReady when its labels cannot be used."""
+        return self.labels.tasks(phase)
 
     def evaluate(self, meta: SubmissionMeta) -> str:
         """Run the claimed submission to a recorded outcome; returns the new store status."""
@@ -92,9 +92,9 @@ class SubmissionEvaluator:
             phase = self.settings.phases.get(meta.phase)
             if phase is None:
                 raise UnknownPhase(meta.phase)
+            tasks = self.tasks_for(phase)  # before EvalAI hears "running": it may wait
             if meta.status in ("submitted", "resuming", "queued"):
                 self.source.mark_running(meta)
-            tasks = self.tasks_for(phase)
             seed = self.seed_source()
             tick = time.monotonic()
 
@@ -118,7 +118,7 @@ class SubmissionEvaluator:
             log.info("submission %s: finished, %s = %.4f (seed %s, %.1f s)", meta.pk,
                      phase.metric, card.mean_q, seed, card.seconds)
             return "finished"
-        except (SubmissionError, DownloadTooLarge) as exc:
+        except (SubmissionError, DownloadTooLarge, SubmissionFileGone) as exc:
             message = exc.message if isinstance(exc, SubmissionError) else str(exc)
             if isinstance(exc, TooManyFailedSplits):
                 log.warning("submission %s: too many failed probes on task %s", meta.pk, exc.task)
@@ -128,6 +128,13 @@ class SubmissionEvaluator:
                       " add it under phases: and run `rescore`", meta.pk, meta.phase,
                       ", ".join(sorted(self.settings.phases)) or "none")
             return self._fail(meta, "internal", f"unknown phase {meta.phase!r}", final=True)
+        except PhaseNotReady as exc:
+            # The labels broke after the claim: the organisers' to fix, not the participant's.
+            # The claim is given back uncounted; the submission waits with the phase.
+            log.warning("submission %s: %s; it waits for the labels", meta.pk, exc)
+            self.store.release_claim(self.source.name, meta.pk, self.worker_id, self.clock(),
+                                     f"waiting: phase {meta.phase} is not ready")
+            return "received"
         except AuthError:
             self._fail(meta, "internal", "EvalAI rejected the token")
             raise

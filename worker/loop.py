@@ -1,9 +1,11 @@
 """The polling loop: poll_once() drains the queue; run_forever() ticks it with APScheduler.
 I/O: the heartbeat and lock files in the data folder, plus whatever a tick does.
 
-One tick = heartbeat, post anything recorded but unreported, restart scorings of dead workers
-(expired leases), drain the queue, reconcile with EvalAI when a sweep is due (lost hand-offs,
-worker/reconcile.py), retry leaderboards that failed to publish, heartbeat.
+One tick = heartbeat, check the phases' labels (a phase whose labels cannot be used waits, and
+the organisers hear of it: worker/phase_labels.py), post anything recorded but unreported,
+restart scorings of dead workers (expired leases), drain the queue, reconcile with EvalAI when a
+sweep is due (lost hand-offs, worker/reconcile.py), retry leaderboards that failed to publish,
+heartbeat.
 The scheduled job is a plain function; `max_instances=1` and `coalesce=True` mean one poll at a
 time and no burst of missed runs after a long scoring. SIGTERM/SIGINT set a stop flag: the
 submission being scored is finished (a final-phase scoring takes seconds), nothing new starts,
@@ -128,6 +130,7 @@ class Worker:
             return 0
         self._tell("check_disk")
         # Each stage on its own: recovery trouble must not keep new submissions waiting.
+        self._stage("checking the phases' labels", self.pipeline.check_labels)
         self._stage("posting recorded results", self.pipeline.report_unreported)
         self._stage("restarting abandoned scorings", self.pipeline.reap_expired)
         handled = self._stage(

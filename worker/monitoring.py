@@ -10,6 +10,8 @@ Problems and when they alert (every one says "resolved" once it clears):
 - the data disk below `disk_free_percent` free: at once;
 - a submission failed for an internal reason after its retries: at once, per submission;
   resolved when it is later scored (a rescore);
+- a phase's hidden labels cannot be used (the phase is not ready, its submissions wait): at
+  once, per phase; resolved when the labels are fixed;
 - the watchdog replaced a hung worker: at once (the watchdog leaves a note in the data folder
   that the next worker reads at start-up).
 """
@@ -113,6 +115,22 @@ class ServiceMonitor:
     def submission_scored(self, source: str, pk: int) -> None:
         self.alerts.resolved(f"submission-failed:{source}:{pk}",
                              f"submission {pk} has been scored")
+
+    # -- the phases' labels ----------------------------------------------------------------
+    def phase_not_ready(self, phase: str, problem: str) -> None:
+        """Told on every check while the phase's labels cannot be used. The alert names no
+        file, line or value (those can hold task names and labels): `doctor` says them."""
+        self.alerts.problem(
+            AlertKind.PHASE_NOT_READY, f"phase-not-ready:{phase}",
+            f"phase {phase} is not ready: its hidden labels cannot be used",
+            "Its submissions wait; none is failed and no attempt is spent. The other phases "
+            "are scored as usual. `python -m worker doctor` names each bad label file, its "
+            "line and what is wrong. Once the files are fixed the worker notices on its next "
+            "poll, scores the waiting submissions and says this is resolved.")
+
+    def phase_ready(self, phase: str) -> None:
+        self.alerts.resolved(f"phase-not-ready:{phase}",
+                             f"phase {phase} is ready: its labels can be used again")
 
     # -- the machine -----------------------------------------------------------------------
     def check_disk(self) -> None:

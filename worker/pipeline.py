@@ -19,6 +19,9 @@ Exactly once, from the participant's point of view:
   the claim back without counting an attempt and leaves the message queued.
 - A permanent EvalAI error about one submission (e.g. a 404 for it) is logged for the
   organiser and its message left queued; it never stops the rest of the queue or later ticks.
+- A phase whose hidden labels cannot be used is not ready (`worker.phase_labels`): its
+  submissions are neither claimed nor failed, their messages stay queued, and they are scored
+  once the labels are fixed. The organisers' mistake never costs a participant an attempt.
 - Scorings left `running` by a dead worker are restarted: at once by this worker's next life
   (the data-directory lock proves the predecessor is dead) and by any worker once the lease
   has expired (the reaper).
@@ -35,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from scoring.seeds import fresh_seed
 from worker.errors import AuthError, PermanentError
 from worker.evaluation import FileScorer, SubmissionEvaluator
+from worker.phase_labels import PhaseLabels
 from worker.reporting import INTERNAL_FAILURE_MESSAGE, ResultReporter, SubmissionWatch
 from worker.settings import Settings
 from worker.source import Delivery, SubmissionMeta, SubmissionSource
@@ -65,6 +69,7 @@ class SubmissionPipeline:
         on_progress: Callable[[], None] | None = None,
         watch: SubmissionWatch | None = None,
         organisers_alerted: bool = False,
+        labels: PhaseLabels | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -73,11 +78,13 @@ class SubmissionPipeline:
         self.clock = clock
         self.on_finished = on_finished
         self.on_progress = on_progress
+        self.labels = labels if labels is not None else PhaseLabels(settings.phases)
+        self._waiting: set[int] = set()  # pks already logged as waiting for their labels
         self.reporter = ResultReporter(store, source, settings, clock=clock, watch=watch,
                                        organisers_alerted=organisers_alerted)
         self.evaluator = SubmissionEvaluator(
             store, source, settings, worker_id, clock=clock, scorer=scorer,
-            seed_source=seed_source, on_progress=self._progress,
+            seed_source=seed_source, on_progress=self._progress, labels=self.labels,
         )  # fmt: skip
 
     def _progress(self) -> None:
@@ -108,11 +115,20 @@ class SubmissionPipeline:
                 self.source.acknowledge(delivery)
         return handled
 
+    def check_labels(self) -> int:
+        """Check every phase's labels (read again where they changed; the watch hears of
+        phases not ready); how many phases are not ready."""
+        return len(self.labels.check_all())
+
     def process(self, pk: int) -> bool:
         """Bring one submission to a reported final state if we can. True when its message
-        may be deleted (done, or nothing to do); False to leave it queued (busy or retrying)."""
-        meta = self.source.describe(pk)
+        may be deleted (done, or nothing to do); False to leave it queued (busy, retrying, or
+        waiting for its phase's labels)."""
         stored = self.store.get(self.source.name, pk)
+        if stored is not None and stored.status == "received" \
+                and self.labels.problem(stored.phase) is not None:
+            return self._wait_for_labels(stored.pk, stored.phase, stored)  # not even a request
+        meta = self.source.describe(pk)
         if (stored is not None and stored.status in ("finished", "failed") and stored.reported
                 and meta.status == "resuming"):
             # A host pressed "resume" on EvalAI (only offered for failed submissions): the same
@@ -140,6 +156,9 @@ class SubmissionPipeline:
             log.debug("submission %s: retried after %s; message left queued", pk, wait_until)
             return False
         self.store.upsert_submission(self._info(meta, now))
+        if self.labels.problem(meta.phase) is not None:
+            return self._wait_for_labels(pk, meta.phase, self.store.get(self.source.name, pk))
+        self._waiting.discard(pk)
         if not self.store.try_claim(self.source.name, pk, self.worker_id, now,
                                     self.settings.lease_seconds):
             log.info("submission %s: being scored by another worker; message left queued", pk)
@@ -160,6 +179,23 @@ class SubmissionPipeline:
         if status == "finished" and self.on_finished:
             self.on_finished(meta.phase)  # the leaderboard, after the participant has the score
         return True
+
+    def _wait_for_labels(self, pk: int, phase: str, stored: StoredSubmission | None) -> bool:
+        """The phase is not ready (its labels cannot be used): the submission is neither
+        claimed nor failed, and its message stays queued. One left `running` by a dead worker
+        (its lease expired) is put back to `received`, its attempt not counted again."""
+        now = self.clock()
+        if stored is not None and stored.status == "running" and stored.lease_until is not None \
+                and stored.lease_until < now \
+                and self.store.try_claim(self.source.name, pk, self.worker_id, now,
+                                         self.settings.lease_seconds):
+            self.store.release_claim(self.source.name, pk, self.worker_id, now,
+                                     f"waiting: phase {phase} is not ready")
+        if pk not in self._waiting:
+            self._waiting.add(pk)
+            log.info("submission %s: waits, phase %s is not ready (its labels cannot be used); "
+                     "message left queued", pk, phase)
+        return False
 
     def _retry_time(self, stored: StoredSubmission | None) -> datetime | None:
         """When a submission waiting after an internal error (a scoring process that crashed,

@@ -229,7 +229,8 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
     reconcile = _reconcile_section(raw.get("reconcile") or {}, problems)
     scoring = _scoring_section(raw.get("scoring") or {}, problems)
 
-    problems += _nul_paths(data_dir=data_dir, inbox_dir=inbox_dir, leaderboard_workdir=board.workdir,
+    problems += _nul_paths(data_dir=data_dir, inbox_dir=inbox_dir,
+                           leaderboard_workdir=board.workdir,
                            **{f"phases.{p.codename}.annotations": p.annotations
                               for p in phases.values()})
     if problems:

@@ -18,6 +18,10 @@ class FakePipeline:
         self.drain_error = drain_error
         self.calls: list[str] = []
 
+    def check_labels(self):
+        self.calls.append("labels")
+        return 0
+
     def report_unreported(self):
         self.calls.append("report")
         if self.unreported_error:
@@ -43,7 +47,7 @@ def test_a_failing_recovery_stage_does_not_keep_the_queue_waiting(tmp_path: Path
     pipeline = FakePipeline(unreported=RuntimeError("inbox file vanished"))
     boards: list[str] = []
     assert worker(tmp_path, pipeline, boards).poll_once() == 2
-    assert pipeline.calls == ["report", "reap", "drain"]
+    assert pipeline.calls == ["labels", "report", "reap", "drain"]
     assert boards == ["x"]
 
 
@@ -59,7 +63,7 @@ def test_auth_error_stops_polling_but_the_heartbeat_goes_on(tmp_path: Path):
     w = worker(tmp_path, pipeline, [])
     w.poll_once()
     assert isinstance(w.auth_failed, AuthError)
-    assert pipeline.calls == ["report"]  # nothing after the auth failure
+    assert pipeline.calls == ["labels", "report"]  # nothing after the auth failure
     pipeline.calls.clear()
     assert w.poll_once() == 0
     assert pipeline.calls == []  # no hammering
@@ -81,7 +85,7 @@ def test_reconcile_sweeps_on_the_first_tick_then_every_interval(tmp_path: Path):
         now[0] = 1000.0 + 60.0 * step
         w.poll_once()
     assert sweeps == [1000.0, 1600.0, 2200.0]
-    assert pipeline.calls[:4] == ["report", "reap", "drain", "sweep"]  # after the queue
+    assert pipeline.calls[:5] == ["labels", "report", "reap", "drain", "sweep"]  # after the queue
 
 
 def test_a_failing_sweep_never_stops_the_tick(tmp_path: Path):

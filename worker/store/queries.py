@@ -24,6 +24,7 @@ from worker.store.schema import (
     evaluations,
     events,
     findings_from_json,
+    inbox_keys,
     split_scores,
     submission_from_row,
     submissions,
@@ -50,6 +51,12 @@ class SqlScoreQueries:
         with self._reading() as conn:
             row = conn.execute(select(submissions).where(s.source == source, s.pk == pk)).first()
         return None if row is None else submission_from_row(row)
+
+    def inbox_path_key(self, pk: int) -> str | None:
+        """The key `allocate_inbox_pk` gave `pk` ("<phase>/<team>/<file>@<sha256>"), or None."""
+        query = select(inbox_keys.c.path_key).where(inbox_keys.c.pk == pk)
+        with self._reading() as conn:
+            return conn.execute(query).scalar_one_or_none()
 
     def _submissions(self, *conditions: Any) -> list[StoredSubmission]:
         s = submissions.c
