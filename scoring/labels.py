@@ -88,6 +88,12 @@ def _read_text(path: Path) -> str:
             f"{path.name}: cannot be read ({exc.strerror or type(exc).__name__})"
         ) from None
     data = data.removeprefix(codecs.BOM_UTF8)
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise AnnotationError(
+            f"{path.name}: line {line}: the file contains a NUL byte (is it a binary file?)"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -101,8 +107,6 @@ def _read_text(path: Path) -> str:
 
 def _csv_problem(exc: csv.Error) -> str:
     text = str(exc)
-    if "NUL" in text:
-        return "the file contains a NUL byte (is it a binary file?)"
     if "field larger than field limit" in text:
         return f"a field is longer than {csv.field_size_limit():,} characters"
     return f"not readable as CSV ({text})"

@@ -112,3 +112,52 @@ def test_bad_folders(tmp_path: Path):
     write(tmp_path, "a__regr.csv", "id,label\nx,1\ny,2\n")
     with pytest.raises(AnnotationError, match="task_filter names unknown task"):
         select_tasks(load_tasks(tmp_path), ("b",))
+
+
+# ---- label files an organiser can get wrong: each problem says file, line and what -------------
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id,label\na,1\nb,2\nc\n", "crops__regr.csv: line 4 has 1 field(s), fewer than the "
+         "header's columns need (2)"),
+        ("id,label\na,1\nb,2\x00\n", "crops__regr.csv: line 3: the file contains a NUL byte "
+         "(is it a binary file?)"),
+        ("id,label\na,1\nb," + "9" * 140_000 + "\n", "crops__regr.csv: line 3: a field is "
+         "longer than 131,072 characters"),
+    ],
+)
+def test_malformed_rows_name_their_line_and_never_echo_the_row(tmp_path: Path, text, message):
+    write(tmp_path, "crops__regr.csv", text)
+    with pytest.raises(AnnotationError) as caught:
+        load_tasks(tmp_path)
+    assert str(caught.value) == message
+
+
+def test_a_label_file_that_is_not_utf8_names_line_and_column(tmp_path: Path):
+    tmp_path.joinpath("crops__regr.csv").write_bytes(b"id,label\na,1\nb\xe9,2\n")
+    with pytest.raises(AnnotationError) as caught:
+        load_tasks(tmp_path)
+    assert str(caught.value) == ("crops__regr.csv: line 3, column 2: byte 0xe9 is not UTF-8 "
+                                 "text; save the file as UTF-8")
+
+
+def test_an_unreadable_label_file_is_an_annotation_error(tmp_path: Path):
+    # /proc/self/mem is a regular file that no read at offset 0 succeeds on, even as root.
+    (tmp_path / "crops__regr.csv").symlink_to("/proc/self/mem")
+    with pytest.raises(AnnotationError) as caught:
+        load_tasks(tmp_path)
+    assert str(caught.value) == "crops__regr.csv: cannot be read (Input/output error)"
+
+
+def test_every_bad_file_is_listed_once(tmp_path: Path):
+    write(tmp_path, "a__regr.csv", "id,label\nx,1\ny,oops\n")
+    write(tmp_path, "b__regr.csv", "id,label\nx,1\ny,2\n")
+    write(tmp_path, "c__cls.csv", "id,label\nx,1\ny,3\n")
+    with pytest.raises(AnnotationError) as caught:
+        load_tasks(tmp_path)
+    assert caught.value.problems == [
+        "a__regr.csv: line 3: label 'oops' is not a number",
+        "c__cls.csv: classification labels must be 0 or 1, found 3",
+    ]
+    assert str(caught.value) == ("a__regr.csv: line 3: label 'oops' is not a number "
+                                 "(and 1 more file(s) with problems)")
