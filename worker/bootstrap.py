@@ -22,7 +22,7 @@ from worker.phase_labels import PhaseLabels
 from worker.pipeline import SubmissionPipeline
 from worker.reconcile import Reconciler
 from worker.scorer import PoolScorer
-from worker.settings import Settings
+from worker.settings import Settings, ensure_folder
 from worker.source import SubmissionSource
 from worker.store import SqlScoreStore
 
@@ -117,14 +117,14 @@ def build(settings: Settings, *, purpose: str = "run",
           env: Mapping[str, str] | None = None) -> App:
     """Wire the parts. `env` is the environment the scoring processes start from (reduced:
     see `worker.scorer`); the CLI hands on its own."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(settings.data_dir, "data_dir")
     store = open_store(settings)
     client = None
     if settings.source == "evalai":
         client = evalai_client(settings)
         source: SubmissionSource = EvalAISource(client)
     else:
-        settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+        ensure_folder(settings.inbox_dir, "inbox_dir")
         source = InboxSource(settings.inbox_dir, settings.data_dir / "inbox-results", store,
                              settings.leaderboard.baselines, phases=tuple(settings.phases))
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

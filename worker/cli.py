@@ -45,7 +45,7 @@ from scoring.config import ConfigError
 from worker.config_file import read_challenge_yaml
 from worker.errors import SchemaError
 from worker.heartbeat import heartbeat_age
-from worker.settings import Settings, settings_from
+from worker.settings import Settings, ensure_folder, settings_from
 from worker.store import STATUSES, SqlScoreStore, StoredSubmission
 
 log = logging.getLogger("worker")
@@ -609,6 +609,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         if args.command == "healthcheck":
             return cmd_healthcheck(args, env, out)
         settings = load_settings(args.config, env)
+        ensure_folder(settings.data_dir, "data_dir")
         if args.command in LOGGING_COMMANDS:
             add_log_file(env, settings.data_dir)
         if args.command in ("run", "once"):

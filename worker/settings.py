@@ -519,3 +519,15 @@ def _evalai_connection(env: Mapping[str, str], problems: list[str]) -> EvalAICon
         queue_name=env["QUEUE_NAME"].strip(),
         challenge_pk=int(env["CHALLENGE_PK"]),
     )
+
+
+def ensure_folder(path: Path, key: str) -> None:
+    """Create a folder the config names; one that cannot be is the operator's start-up error
+    (exit 2), not a traceback."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        in_the_way = isinstance(exc, FileExistsError | NotADirectoryError)
+        reason = "a file is in the way" if in_the_way else (exc.strerror or str(exc)).lower()
+        raise ConfigError([f"{str(path)!r} cannot be created as a folder ({reason}); point "
+                           f"{key} at a folder this user may write"], key) from None

@@ -209,3 +209,21 @@ def test_a_bad_yaml_exits_2_with_one_line(tmp_path: Path, content: bytes, start:
         assert code == 2
         (line,) = lines
         assert line.startswith(f"error: {config}: {start}"), line
+
+
+@pytest.mark.parametrize("command", ["once", "doctor", "status"])
+def test_a_data_dir_that_cannot_be_a_folder_exits_2_with_one_line(tmp_path: Path, command: str,
+                                                                  capsys):
+    in_the_way = tmp_path / "var"
+    in_the_way.write_text("not a folder")
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    config = write_config(tmp_path, yaml.safe_dump({
+        "source": "inbox", "data_dir": str(in_the_way), "inbox_dir": str(tmp_path / "inbox"),
+        "phases": {"dev": {"annotations": str(labels)}},
+        "leaderboard": {"enabled": False, "publisher": "none"}}))
+    code, lines = run_cli([command, "--config", str(config)], {}, capsys)
+    assert code == 2
+    assert lines == [f"error: data_dir: '{in_the_way}' cannot be created as a folder (a file is "
+                     "in the way); point data_dir at a folder this user may write"]
+    assert in_the_way.read_text() == "not a folder"
