@@ -32,6 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DIM = 1024
 SMALL = 200
 MAX_FILE_BYTES = 500 * 1024**2
+ANSWER_SECONDS = 20.0  # issue 8: any file up to max_file_mb answered in <= 20 s ...
+ANSWER_PEAK_MB = 2048.0  # ... with <= 2 GB peak
+# Words of parsers, libraries and compression tools that must not reach a participant.
+PARSER_WORDS = ("arrow", "straddl", "block", "field", "inflat", "traceback", "errno",
+                "csv parse", "exception", "codec")
 CHECK_CASES = ["full-125mb-csv", "text-cell", "ragged-row", "cr-only", "nul-in-row",
                "zip-deflate64", "id-300-chars"]  # fmt: skip
 
@@ -186,12 +191,27 @@ def render(rows: list[dict], checks: list[dict], args: argparse.Namespace) -> st
     worst_s = max(rows, key=lambda r: r["wall"])
     worst_mb = max(rows, key=lambda r: r["peak_mb"])
     over = [r["name"] for r in rows if r["peak_mb"] > 3 * r["matrix_mb"] + 300]
+    late = [r["name"] for r in rows
+            if not (r["wall"] <= ANSWER_SECONDS and r["peak_mb"] <= ANSWER_PEAK_MB)]
+    jargon = [r["name"] for r in rows
+              if any(word in r["message"].lower() for word in PARSER_WORDS)]
+    refused = [r["code"] for r in rows if r["code"] not in ("ok", "INTERNAL", "CRASH")]
+    by_code = ", ".join(f"{code} {refused.count(code)}" for code in sorted(set(refused)))
     lines += [
+        "",
+        f"Outcomes: {sum(r['code'] == 'ok' for r in rows)} read (scored, warnings listed), "
+        f"{len(refused)} refused as the participant's error ({by_code}), "
+        f"{sum(r['code'] in ('INTERNAL', 'CRASH') for r in rows)} internal errors or crashes.",
         "",
         f"Slowest: {worst_s['name']} {worst_s['wall']:.2f} s (process); largest peak: "
         f"{worst_mb['name']} {worst_mb['peak_mb']:.0f} MB; over the 3 x matrix + 300 MB "
         f"budget: {', '.join(over) or 'none'}; unexpected outcomes: "
         f"{', '.join(r['name'] for r in rows if r['code'] != r['expect']) or 'none'}.",
+        "",
+        f"Answered in <= {ANSWER_SECONDS:.0f} s (process) with <= {ANSWER_PEAK_MB:,.0f} MB "
+        f"peak: {len(rows) - len(late)} of {len(rows)} cases"
+        f"{' (not: ' + ', '.join(late) + ')' if late else ''}. Messages with parser or "
+        f"library words ({', '.join(PARSER_WORDS)}): {', '.join(jargon) or 'none'}.",
         "",
         "`python -m scoring check FILE --ids IDS --dim 1024` (process start included):",
         "",

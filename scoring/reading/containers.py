@@ -59,15 +59,17 @@ def _too_large(
             f"{count_text(limits.embedding_dim)} numbers)"
         )
     limit = count_text(limits.max_uncompressed)
-    found = (
-        f"is {count_text(size)} bytes once uncompressed"
-        if size is not None
-        else f"inflates to more than {limit} bytes (read so far: {count_text(consumed)})"
-    )
+    if size is not None:
+        found = f"{what} is {count_text(size)} bytes once uncompressed; the limit is {limit} bytes"
+    else:  # a size nobody declared: we stopped decompressing at the limit
+        found = (
+            f"{what} is more than {limit} bytes once uncompressed (we stopped reading it after "
+            f"{count_text(consumed)} bytes); the limit is {limit} bytes"
+        )
     return SubmissionError(
         "too_large",
-        f"{what} {found}; the limit is {limit} bytes{need}. Submit one row per id and one "
-        "column per dimension, numbers with at most about 17 significant digits",
+        f"{found}{need}. Submit one row per id and one column per dimension, numbers with at "
+        "most about 17 significant digits",
     )
 
 

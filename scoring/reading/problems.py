@@ -130,8 +130,8 @@ def _fields(text: str, k: int) -> list[str]:
 def _ragged(fields: list[str], n_fields: int) -> str:
     found = len(fields)
     message = (
-        f"line {{line}} has {found:,} fields but the header has {n_fields:,}; every row needs "
-        "an id and one value per column"
+        f"line {{line}} has {found:,} comma-separated values but the header has {n_fields:,} "
+        "columns; every row needs an id and one value per column"
     )
     if found == n_fields + 1 and fields[-1].strip() == "":
         return message + " (the line ends with a comma: remove it)"

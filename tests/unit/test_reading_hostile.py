@@ -16,7 +16,8 @@ from scoring.reading import ReadLimits, UnreadableFile, phase_limits, read_embed
 from scoring.submission import SubmissionError, load_submission, parse_embedding_csv
 
 IDS = [f"cube-{i:03d}" for i in range(6)]
-JARGON = ("arrow", "pyarrow", "straddl", "CSV parse error", "block", "Traceback", "Errno")
+JARGON = ("arrow", "pyarrow", "straddl", "CSV parse error", "block", "Traceback", "Errno",
+          "field", "inflat")
 
 
 def csv_text(ids=IDS, dim=4, header=None, cell=lambda r, c: f"{(r * 7 + c) % 5 - 2}.5",
@@ -188,21 +189,22 @@ def test_ragged_row_names_its_line_and_the_trailing_comma(tmp_path: Path):
     err = refused(tmp_path, csv_text().replace("cube-004,", "cube-004,,", 1).replace(
         "\ncube-004", "\ncube-004"))
     assert err.code == "ragged_rows"
-    assert "line 6 has 6 fields but the header has 5" in err.message
+    assert "line 6 has 6 comma-separated values but the header has 5 columns" in err.message
 
 
 def test_trailing_comma_hint(tmp_path: Path):
     lines = csv_text().splitlines()
     lines[3] += ","
     err = refused(tmp_path, "\n".join(lines) + "\n")
-    assert "line 4 has 6 fields" in err.message and "ends with a comma" in err.message
+    assert "line 4 has 6 comma-separated values" in err.message
+    assert "ends with a comma" in err.message
 
 
 def test_decimal_commas_unquoted_are_ragged_with_a_hint(tmp_path: Path):
     text = csv_text(cell=lambda r, c: "0,5")
     err = refused(tmp_path, text)
     assert err.code == "ragged_rows"
-    assert "line 2 has 9 fields but the header has 5" in err.message
+    assert "line 2 has 9 comma-separated values but the header has 5 columns" in err.message
     assert "decimal comma" in err.message
 
 
@@ -323,7 +325,10 @@ def test_gzip_lying_about_its_size_is_still_capped(tmp_path: Path):
         load(tmp_path, bytes(packed))
     assert info.value.code == "too_large"
     message = info.value.message
-    assert "the gzip file inflates to more than 1,051,144 bytes (read so far: " in message
+    assert "the gzip file is more than 1,051,144 bytes once uncompressed (we stopped reading " \
+        "it after " in message
+    assert "; the limit is 1,051,144 bytes (this phase needs 6 rows of 4 numbers)" in message
+    assert not any(word.lower() in message.lower() for word in JARGON), message
 
 
 def test_unforeseen_failures_are_the_files_not_internal(tmp_path: Path):

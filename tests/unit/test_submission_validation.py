@@ -175,7 +175,7 @@ def test_ragged_row():
     text = csv_text().replace("cube-003,", "cube-003,9,", 1)
     err = rejected(text)
     assert err.code == "ragged_rows"
-    assert "has 6 fields but the header has 5" in err.message
+    assert "has 6 comma-separated values but the header has 5 columns" in err.message
 
 
 def test_duplicate_column_names():
