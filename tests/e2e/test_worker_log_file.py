@@ -35,6 +35,8 @@ def inbox_config(tmp_path: Path) -> Path:
     team = tmp_path / "var" / "inbox" / "dev" / "Team Strong"
     team.mkdir(parents=True)
     shutil.copy(challenge.submissions["strong"], team / "embeddings.csv")
+    settled = datetime.now(UTC).timestamp() - 60  # the inbox leaves files younger than 1 s
+    os.utime(team / "embeddings.csv", (settled, settled))
     config = tmp_path / "challenge.yaml"
     config.write_text(yaml.safe_dump({
         "title": "log file test", "source": "inbox", "data_dir": str(tmp_path / "var"),

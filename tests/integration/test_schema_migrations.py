@@ -400,3 +400,41 @@ def test_migrate_shows_the_plan_and_applies_it_only_with_yes(
     code, shown = migrate()
     assert code == 0
     assert f"schema at revision {HEAD} (head): nothing to do" in shown
+
+
+@pytest.mark.postgres
+def test_a_worker_inspecting_while_another_creates_the_schema_sees_one_state(
+        postgres_url: str) -> None:  # noqa: F811
+    """A worker's start-up inspection runs several queries (alembic_version, then the tables).
+    Another worker's schema creation that commits between them must not be seen half — no
+    version yet but the tables already, i.e. an 'unversioned' database that a PostgreSQL
+    worker refuses to migrate (seen once in CI with two workers starting together)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    schema, url = fresh_postgres_schema(postgres_url, "snapshot_test")
+    writer = create_engine(url)
+    try:
+        creating = writer.connect()
+        transaction = creating.begin()
+        metadata.create_all(creating)
+        command.stamp(alembic_config(creating), "head")  # all of it, not yet committed
+        committed = threading.Event()
+
+        def commit_after_first_query(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+            if conn is not creating and not committed.is_set():
+                committed.set()
+                transaction.commit()  # lands between the inspection's queries
+
+        event.listen(Engine, "after_cursor_execute", commit_after_first_query)
+        try:
+            state = inspect_schema(url)
+        finally:
+            event.remove(Engine, "after_cursor_execute", commit_after_first_query)
+        assert committed.is_set()
+        assert state.kind == EMPTY, state  # the snapshot from before the commit, whole
+        assert inspect_schema(url).kind == CURRENT
+        creating.close()
+    finally:
+        writer.dispose()
+        drop_postgres_schema(postgres_url, schema)

@@ -139,9 +139,12 @@ def _read_only_engine(url: URL) -> Engine | None:
             return None
         uri = f"{path.resolve().as_uri()}?mode=ro"
         return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
-    return create_engine(url, connect_args=_pg_connect_args(url)).execution_options(
-        postgresql_readonly=True
-    )
+    # One snapshot for every query of the inspection: under READ COMMITTED, a worker creating
+    # the schema at that moment could be seen half (no alembic_version yet, its tables already),
+    # which reads as an unversioned database that PostgreSQL workers refuse to migrate.
+    return create_engine(
+        url, connect_args=_pg_connect_args(url), isolation_level="REPEATABLE READ"
+    ).execution_options(postgresql_readonly=True)
 
 
 def _pg_connect_args(url: URL) -> dict[str, Any]:
