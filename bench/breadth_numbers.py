@@ -9,6 +9,7 @@ landcover_class) into a temporary folder, then scores every team's submission on
 phase under: the linear probe (baseline; the multi-class task gets the softmax probe), the MLP
 probe, few-shot train fractions 5 %, 10 % and 50 %, and grouped (region hold-out) splits.
 Prints mean Q and Q per task per (run, team), and the seconds each took. Writes JSON on request.
+The measured tables are in docs/scoring.md ("Measured on the synthetic final phase").
 """
 
 from __future__ import annotations

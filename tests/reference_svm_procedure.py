@@ -27,6 +27,7 @@ class ReferenceSvmResult:
     split_scores: np.ndarray  # (k,) best test metric per split
     candidates: list[dict[str, Any]]  # in the order the search proposed them
     metric: np.ndarray  # (i, k) test metric per candidate and split
+    mean_refit: np.ndarray  # (i,) mean refit score over the splits (what the optimiser is told)
     best_params: dict[str, Any]
 
 
@@ -75,5 +76,6 @@ def reference_svm_search(
         split_scores=np.array([max(values) for values in per_split]),
         candidates=list(search.cv_results_["params"]),
         metric=per_split.T,
+        mean_refit=np.asarray(search.cv_results_["mean_test_scoring"], dtype=np.float64),
         best_params=dict(search.best_params_),
     )
