@@ -447,6 +447,15 @@ def test_compose_builds_the_repository_dockerfile() -> None:
     assert "profiles" not in worker_service()
 
 
+def test_compose_gives_the_scoring_processes_room_in_dev_shm() -> None:
+    """The submission matrix is shared through /dev/shm; Docker's 64 MB default is too small
+    for a final phase (54 MB of float32, more while it is written)."""
+    size = worker_service()["shm_size"]
+    number, unit = float(size[:-2]), size[-2:].lower()
+    assert unit in ("mb", "gb")
+    assert number * (1024 if unit == "gb" else 1) >= 512
+
+
 def test_compose_env_files_have_a_committed_example_and_are_git_ignored() -> None:
     for name, service in compose()["services"].items():
         env_file = service["env_file"]
