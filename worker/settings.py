@@ -4,8 +4,8 @@ start-up. Pure: the caller passes the parsed YAML mapping and the environment ma
 
 Secrets and connection come from the environment with EvalAI-Starters' names (AUTH_TOKEN,
 API_SERVER, QUEUE_NAME, CHALLENGE_PK) plus GITHUB_TOKEN; paths may be overridden by
-NEUCO_DATA_DIR, DATABASE_URL and LEADERBOARD_REMOTE. Every key of the YAML is documented in
-deploy/challenge.example.yaml.
+NEUCO_DATA_DIR, DATABASE_URL, LEADERBOARD_REMOTE and LEADERBOARD_BRANCH. Every key of the YAML
+is documented in deploy/challenge.example.yaml.
 """
 
 from __future__ import annotations
@@ -428,7 +428,7 @@ def _leaderboard_section(board_raw: Any, raw_phases: Mapping[Any, Any], env: Map
         enabled=bool(board_raw.get("enabled", True)),
         publisher=str(publisher),
         remote=remote,
-        branch=str(board_raw.get("branch", "main")),
+        branch=_board_branch(board_raw, env, problems),
         policy=str(policy),
         baselines=lists["baselines"],
         baselines_in_weights=bool(board_raw.get("baselines_in_weights", True)),
@@ -453,6 +453,18 @@ def _board_remote(board_raw: Mapping[str, Any], publisher: Any, env: Mapping[str
     if publisher == "git" and "://" not in remote and not _scp_like(remote):
         return str(_path(remote, base_dir))
     return remote
+
+
+def _board_branch(board_raw: Mapping[str, Any], env: Mapping[str, str],
+                  problems: list[str]) -> str:
+    """LEADERBOARD_BRANCH, else the YAML's branch, else main."""
+    branch = env.get("LEADERBOARD_BRANCH") or board_raw.get("branch") or "main"
+    text = str(branch)
+    if not re.fullmatch(r"[A-Za-z0-9._/-]+", text) or ".." in text or text.startswith(("/", "-")) \
+            or text.endswith(("/", ".lock")):
+        problems.append(f"the leaderboard branch must be a plain git branch name such as main or "
+                        f"gh-pages, got {text!r} (LEADERBOARD_BRANCH or leaderboard.branch)")
+    return text
 
 
 def _board_lists(board_raw: Mapping[str, Any], raw_phases: Mapping[Any, Any],

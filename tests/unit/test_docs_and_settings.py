@@ -105,3 +105,19 @@ def test_environment_overrides_paths(tmp_path: Path):
     assert s.database_url == "sqlite:///x.db"
     assert s.phases["dev"].annotations == tmp_path / "labels"
     assert s.leaderboard.remote == str(tmp_path / "data" / "leaderboard.git")
+
+
+def test_leaderboard_branch_from_the_environment_then_the_yaml(tmp_path: Path):
+    raw = {"source": "inbox", "phases": {"dev": {"annotations": "labels"}},
+           "leaderboard": {"branch": "gh-pages"}}
+    assert settings_from(raw, {}, tmp_path).leaderboard.branch == "gh-pages"
+    env = {"LEADERBOARD_BRANCH": "results/2026"}
+    assert settings_from(raw, env, tmp_path).leaderboard.branch == "results/2026"
+    del raw["leaderboard"]
+    assert settings_from(raw, {}, tmp_path).leaderboard.branch == "main"
+    for bad in ("main branch", "../x", "-f", "x.lock"):
+        with pytest.raises(ConfigError) as caught:
+            settings_from(raw, {"LEADERBOARD_BRANCH": bad}, tmp_path)
+        assert caught.value.problems == [
+            "the leaderboard branch must be a plain git branch name such as main or gh-pages, "
+            f"got {bad!r} (LEADERBOARD_BRANCH or leaderboard.branch)"]
