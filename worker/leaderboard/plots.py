@@ -138,7 +138,17 @@ def task_heatmap_png(board: Board) -> bytes:
     tasks, rows = board.tasks, board.rows
     q = np.array([[r.task_q.get(t, np.nan) for t in tasks] for r in rows], dtype=float)
     q = q.reshape(len(rows), len(tasks))
-    fig = _figure(1.6 + 1.1 * max(len(tasks), 3), 2.6 + 0.42 * max(len(rows), 2))
+    title = f"{plot_label(board.title, 60)}: per-task Q and task weights"
+    labels = [
+        f"{place_text(r.place, r.baseline)} {plot_label(r.team)}"
+        + (" (baseline)" if r.baseline else "")
+        for r in rows
+    ]
+    # Wide enough for the row labels (9 pt, about 0.075 in a character) beside the cells and
+    # the colour bar, and for the title (13 pt, about 0.11 in): a narrow figure clipped both.
+    label_in = 0.075 * max((len(label) for label in labels), default=0) + 0.3
+    width = max(label_in + 1.1 * max(len(tasks), 3) + 0.9, 0.11 * len(title) + 0.4)
+    fig = _figure(width, 2.6 + 0.42 * max(len(rows), 2))
     grid = fig.add_gridspec(2, 2, height_ratios=(1, max(len(rows), 2) / 3), width_ratios=(30, 1))
     top, ax = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
     bar = fig.add_subplot(grid[1, 1])
@@ -149,7 +159,7 @@ def task_heatmap_png(board: Board) -> bytes:
     top.set_ylim(0, 1.25 * max([w for w in weights if np.isfinite(w)], default=1.0))
     top.set_xticks([])
     top.set_ylabel("Weight", fontsize=10)
-    top.set_title(f"{plot_label(board.title, 60)}: per-task Q and task weights", fontsize=13)
+    top.set_title(title, fontsize=13)
     for j, w in enumerate(weights):
         top.text(j, w, f"{w:.3f}", ha="center", va="bottom", fontsize=8)
     image = ax.imshow(q, aspect="auto", cmap="viridis")
@@ -164,14 +174,7 @@ def task_heatmap_png(board: Board) -> bytes:
     ax.tick_params(axis="x", labelrotation=30)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
-    ax.set_yticks(
-        np.arange(len(rows)),
-        [
-            f"{place_text(r.place, r.baseline)} {plot_label(r.team)}"
-            + (" (baseline)" if r.baseline else "")
-            for r in rows
-        ],
-    )
+    ax.set_yticks(np.arange(len(rows)), labels)
     ax.tick_params(labelsize=9)
     fig.colorbar(image, cax=bar).set_label("Q", fontsize=10)
     return _png(fig)
