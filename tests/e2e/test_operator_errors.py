@@ -10,16 +10,12 @@ wait has a deadline; every subprocess is killed in `finally` at the latest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.worker_harness import (
     ChallengeFiles,
     Site,
     final_puts,
-    running_site,
     wait_for,
     write_synthetic_challenge,
 )
@@ -32,11 +28,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> ChallengeFiles:
     return write_synthetic_challenge(tmp_path_factory.mktemp("tiny"), "tiny", seed=7,
                                      teams=("strong",))
 
-
-@pytest.fixture
-def site(tiny: ChallengeFiles, tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path, tiny) as site:
-        yield site
 
 
 def test_a_token_an_http_header_cannot_carry_is_a_start_up_error(site: Site):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from tests.e2e.worker_harness import (
     ChallengeFiles,
     Site,
     final_puts,
-    running_site,
     write_synthetic_challenge,
 )
 from worker.settings import BASELINE_NAMES_ON_EVALAI
@@ -42,11 +40,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> ChallengeFiles:
     return write_synthetic_challenge(tmp_path_factory.mktemp("tiny"), "tiny", seed=7,
                                      phases=("final",))  # fmt: skip
 
-
-@pytest.fixture
-def site(tiny: ChallengeFiles, tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path, tiny) as site:
-        yield site
 
 
 def remote_of(site: Site) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,6 @@ from tests.e2e.worker_harness import (
     error_lines,
     final_puts,
     posted_mean_q,
-    running_site,
     wait_for,
     write_synthetic_challenge,
 )
@@ -33,11 +31,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> ChallengeFiles:
     return write_synthetic_challenge(tmp_path_factory.mktemp("tiny"), "tiny", seed=7,
                                      teams=("strong",))
 
-
-@pytest.fixture
-def site(tiny: ChallengeFiles, tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path, tiny) as site:
-        yield site
 
 
 def test_once_with_a_revoked_token_exits_3_with_one_line_about_the_token(site: Site):

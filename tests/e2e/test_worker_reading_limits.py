@@ -21,7 +21,6 @@ from __future__ import annotations
 import gzip
 import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,11 +161,6 @@ def wide(tmp_path_factory: pytest.TempPathFactory) -> ChallengeFiles:
     return write_synthetic_challenge(tmp_path_factory.mktemp("wide"), "tiny", seed=7, dim=512,
                                      teams=("strong", "medium"), phases=("final",))
 
-
-@pytest.fixture
-def site(tiny: ChallengeFiles, tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path, tiny) as site:
-        yield site
 
 
 # ---------------------------------------------------------------------- one measured run

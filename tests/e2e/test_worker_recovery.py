@@ -50,11 +50,6 @@ def slow_site(demo: ChallengeFiles, tmp_path: Path) -> Iterator[Site]:
         yield site
 
 
-@pytest.fixture
-def site(tiny: ChallengeFiles, tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path, tiny) as site:
-        yield site
-
 
 def downloaded(site: Site) -> bool:
     return any(r.path.startswith("/media/submission_files/") and r.status == 200

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ from tests.e2e.worker_harness import (
     final_puts,
     posted_mean_q,
     probe_yaml,
-    running_site,
     write_challenge_yaml,
     write_synthetic_challenge,
 )
@@ -38,11 +36,6 @@ ZARR_WARNING = "zarr_zip_not_removed_from_id_column"
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> ChallengeFiles:
     return write_synthetic_challenge(tmp_path_factory.mktemp("tiny"), "tiny", seed=7)
 
-
-@pytest.fixture
-def site(tiny: ChallengeFiles, tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path, tiny) as site:
-        yield site
 
 
 def with_zarr_suffix(csv_path: Path) -> bytes:

@@ -20,7 +20,6 @@ import logging
 import re
 import subprocess
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -225,13 +224,6 @@ class Remote:
 def _clean_git_environment(clean_environment: Path) -> None:
     """No global git configuration or identity: HOME is an empty temporary folder."""
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlScoreStore]:
-    db = SqlScoreStore(f"sqlite:///{tmp_path / 'scores.db'}")
-    db.create_schema()
-    yield db
-    db.close()
 
 
 @pytest.fixture

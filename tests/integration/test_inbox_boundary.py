@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,13 +19,6 @@ from worker.store import SqlScoreStore, SubmissionInfo
 LABELS = "id,label\nsecret-1,0.25\nsecret-2,0.75\n"
 EMBEDDING = "id,0,1\na,0.1,0.2\nb,0.3,0.4\n"
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlScoreStore]:
-    s = SqlScoreStore(f"sqlite:///{tmp_path / 'scores.db'}")
-    s.create_schema()
-    yield s
-    s.close()
 
 
 def settled(path: Path, text: str) -> Path:

@@ -4,9 +4,7 @@ minute per user, shared by everything the host token does)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -34,13 +32,6 @@ def double(evalai_double: EvalAIDouble) -> EvalAIDouble:
     evalai_double.seed(phases=PHASES)
     return evalai_double
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlScoreStore]:
-    s = SqlScoreStore(f"sqlite:///{tmp_path / 'scores.db'}")
-    s.create_schema()
-    yield s
-    s.close()
 
 
 def reconciler(double: EvalAIDouble, store: SqlScoreStore, recorder: Recorder, *,

@@ -3,11 +3,8 @@ real SQLite store (alert ledger, marks)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from worker.alerts import Alerts
 from worker.errors import TransientError
@@ -35,13 +32,6 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlScoreStore]:
-    s = SqlScoreStore(f"sqlite:///{tmp_path / 'scores.db'}")
-    s.create_schema()
-    yield s
-    s.close()
 
 
 def monitor(store: SqlScoreStore, tmp_path: Path, *, free: int = 50,
