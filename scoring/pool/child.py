@@ -99,7 +99,7 @@ def _score(job, matrices, send):  # noqa: ANN001, ANN202
 class _Warmup:
     """torch and the engine, imported on a thread of their own: the process says READY at once
     and can read a submission file (numpy and pyarrow only) while torch loads, which takes
-    about a second; a scoring job waits for it."""
+    about two seconds of CPU; a scoring job waits for it."""
 
     def __init__(self, announce) -> None:  # noqa: ANN001 - called with WARM when done
         self.failure: BaseException | None = None
