@@ -19,6 +19,7 @@ import threading
 import traceback
 
 PR_SET_PDEATHSIG = 1
+FIRST_JOB_SECONDS = 1.0  # without a first job or WARM_UP from the pool by then, load torch
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -99,7 +100,7 @@ def _score(job, matrices, send):  # noqa: ANN001, ANN202
 class _Warmup:
     """torch and the engine, imported on a thread of their own: the process says READY at once
     and can read a submission file (numpy and pyarrow only) while torch loads, which takes
-    about two seconds of CPU; a scoring job waits for it."""
+    one to two seconds of CPU; a scoring job waits for it."""
 
     def __init__(self, announce) -> None:  # noqa: ANN001 - called with WARM when done
         self.failure: BaseException | None = None
@@ -128,7 +129,7 @@ class _Warmup:
 
 def serve(conn) -> int:  # noqa: ANN001
     """Answer jobs until STOP or the parent goes away."""
-    from scoring.pool.messages import READY, STOP, ReadJob, Reply
+    from scoring.pool.messages import READY, STOP, WARM_UP, ReadJob, Reply
     from scoring.submission import SubmissionError
 
     lock = threading.Lock()  # the warm-up thread and this one both write to the pipe
@@ -137,9 +138,20 @@ def serve(conn) -> int:  # noqa: ANN001
         with lock:
             conn.send(message)
 
-    warmup = _Warmup(announce=lambda m: _quietly(send, m))
+    warmup: _Warmup | None = None
+
+    def warm_up() -> _Warmup:
+        nonlocal warmup
+        if warmup is None:
+            warmup = _Warmup(announce=lambda m: _quietly(send, m))
+        return warmup
+
     matrices = _Matrices()
     send(READY)
+    # The pool answers READY with a first job or WARM_UP (messages.WARM_UP): a file to read
+    # goes first, on its own, and torch loads after it.
+    if not conn.poll(FIRST_JOB_SECONDS):
+        warm_up()
     while True:
         try:
             job = conn.recv()
@@ -147,11 +159,14 @@ def serve(conn) -> int:  # noqa: ANN001
             return 0
         if job == STOP:
             return 0
+        if job == WARM_UP:
+            warm_up()
+            continue
         try:
             if isinstance(job, ReadJob):
                 reply = _read(job)
             else:
-                warmup.wait()
+                warm_up().wait()
                 reply = _score(job, matrices, send)
         except SubmissionError as exc:
             reply = Reply("participant", code=exc.code, message=exc.message)
@@ -164,6 +179,7 @@ def serve(conn) -> int:  # noqa: ANN001
             send(reply)
         except (BrokenPipeError, OSError):
             return 0
+        warm_up()  # after a first job that was a file to read
 
 
 def _quietly(send, message) -> None:  # noqa: ANN001

@@ -1,6 +1,6 @@
 """What the pool and its processes say to each other over a pipe (pickled). Pure.
 
-Parent -> child: a `ReadJob` or a `ScoreJob`, or `STOP`.
+Parent -> child: a `ReadJob` or a `ScoreJob`, `WARM_UP`, or `STOP`.
 Child -> parent: `READY` once it can take jobs, `WARM` once torch is loaded (scoring jobs
 wait for it; reading does not), `Progress` after every epoch, then one
 `Reply` per job. Exceptions do not cross the pipe as objects (a `SubmissionError` does not
@@ -20,6 +20,10 @@ from scoring.task_rows import TaskRows
 READY = "ready"  # imports for reading done: it takes ReadJobs and ScoreJobs
 WARM = "warm"  # torch and the engine imported too: a ScoreJob starts at once
 STOP = "stop"
+# The answer to READY when no job is queued: load torch now. A process whose first job is a
+# file to read loads torch after reading it instead, so the reading, which every task of the
+# submission waits for, has the process (and its interpreter lock) to itself.
+WARM_UP = "warm-up"
 
 
 @dataclass(frozen=True)

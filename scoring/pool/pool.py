@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import wait
 
-from scoring.pool.messages import READY, WARM, Progress, Reply
+from scoring.pool.messages import READY, WARM, WARM_UP, Progress, Reply
 from scoring.pool.process import ChildProcess
 
 log = logging.getLogger(__name__)
@@ -221,14 +221,27 @@ class ScoringPool:
             with self._lock:
                 job = self._queue.popleft() if self._queue else None
             if job is None:
+                self._warm_idle()
                 return
             timeout = self.limits.timeout_seconds
             job.deadline = None if timeout is None else self._clock() + timeout
             slot.job = job
+            slot.child.told_to_warm = True  # after its first job, at the latest
             try:
                 slot.child.conn.send(job.request)
             except OSError:
                 self._lose(slot, "crash", slot.child.describe_exit())
+
+    def _warm_idle(self) -> None:
+        """Tell ready processes that got no first job to load torch now (messages.WARM_UP)."""
+        for slot in self._slots:
+            child = slot.child
+            if child.ready and slot.job is None and not child.told_to_warm:
+                child.told_to_warm = True
+                try:
+                    child.conn.send(WARM_UP)
+                except OSError:
+                    pass  # gone: _watch notices
 
     def _receive(self, slot: _Slot) -> None:
         try:

@@ -65,6 +65,7 @@ class ChildProcess:
         self.conn: Connection = parent_end
         self.ready = False
         self.warm = False  # torch loaded as well (WARM)
+        self.told_to_warm = False  # sent WARM_UP or a first job (it loads torch after that)
         self.peak_memory_mb = 0.0
 
     @property

@@ -27,6 +27,7 @@ from scoring.pool import (
     shared_submission,
     usable_cpus,
 )
+from scoring.pool.messages import ReadJob
 from scoring.pool.shared import remove_stale_folders
 from scoring.submission import SubmissionError, load_submission
 from synthetic import make_challenge, spec_for_size, write_challenge
@@ -242,6 +243,54 @@ def test_time_over_the_limit_while_reading_is_the_participants_error(
     with pytest.raises(SubmissionError) as caught:
         pooled(pool, folder, challenge, tasks, expected, CONFIG, 1)
     assert caught.value.code == "read_timeout"
+
+
+def _children_of_this_process() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if f"\nPPid:\t{os.getpid()}\n" in status:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _torch_is_loaded(pid: int) -> bool:
+    return "libtorch_cpu" in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
+def test_a_process_whose_first_job_is_a_file_reads_it_before_loading_torch(tmp_path, expected):
+    """The CLI's start: the file to read is queued before the processes are ready. The one that
+    reads it must not load torch meanwhile (same interpreter lock: the reading, which every task
+    waits for, would be slowed); it loads torch after the reading."""
+    fifo = tmp_path / "embeddings.csv"
+    os.mkfifo(fifo)  # the reading process waits here until this test writes
+    job = ReadJob(str(fifo), frozenset(expected), dict(OPTIONS), str(tmp_path / "m.npy"))
+    replies: list = []
+    others = set(_children_of_this_process())  # the module's pool
+    with ScoringPool(1, os.environ, NO_LIMITS) as pool:
+        runner = threading.Thread(target=lambda: replies.extend(pool.run([job], "reading")))
+        runner.start()  # queued now, before the process has even started its interpreter
+        reader = None
+        for _ in range(300):  # bounded: 30 s for the process to start
+            pids = [p for p in _children_of_this_process() if p not in others]
+            if pids:
+                reader = pids[0]
+                break
+            time.sleep(0.1)
+        assert reader is not None
+        for _ in range(20):  # 2 s, several times what loading torch needs to map it
+            assert not _torch_is_loaded(reader), "torch loaded while a file was being read"
+            time.sleep(0.1)
+        with open(fifo, "wb") as fh:  # the reader now gets its file, and refuses it
+            fh.write(b"id,0,1\n")
+        runner.join(timeout=60)
+        assert pool.wait_ready(60), "torch was not loaded after the reading"
+        assert _torch_is_loaded(reader)
+    assert [r.kind for r in replies] == ["participant"]
 
 
 def test_processes_that_cannot_start_fail_the_job_instead_of_hanging():
