@@ -50,6 +50,8 @@ def _hyperparameters(score: TaskScore, config: ProbeConfig) -> dict[str, Any]:
     if config.svm is not None:
         prefix = "svm_best_"
         best = {k[len(prefix):]: v for k, v in score.report.items() if k.startswith(prefix)}
+        if "degree" in best:  # a whole number, as in the reference's best_params_
+            best["degree"] = int(best["degree"])
         return {"probe_type": "svm", "kernel": "poly", **best}
     out: dict[str, Any] = {
         "epochs": config.epochs,

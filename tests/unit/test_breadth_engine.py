@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from scoring.config import ProbeConfig, probe_config_from_mapping
 from scoring.engine import score_submission, task_groups, task_rows, task_splits
 from scoring.labels import AnnotationError, Task
+from scoring.reports import task_result
 from tests.unit.scoring_data import table_from, tiny_tasks
 
 BASE = {"k_folds": 6, "epochs": 4, "batch_size": 16, "learning_rate": 0.01}
@@ -126,4 +128,7 @@ def test_svm_probe_runs_through_the_engine(challenge):
         assert t.k == 3 and math.isfinite(t.q), t
         assert all(1 <= e <= 6 for e in t.best_epochs)  # the best candidate of each split
         assert t.report["svm_best_degree"] in (2.0, 3.0)
+        written = json.loads(json.dumps(task_result(t, config, 42)))["hyperparamaters"]
+        assert written["degree"] in (2, 3) and isinstance(written["degree"], int), written
+        assert isinstance(written["C"], float)
     assert card.task("alpha").mean_score > 0.5
