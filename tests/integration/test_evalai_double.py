@@ -41,9 +41,10 @@ class Api:
             "challenge_phase": 1,
             "submission": pk,
             "submission_status": "FINISHED",
-            "result": json.dumps(result),
             **fields,
         }
+        if result is not None:  # None: no `result` field at all, as a failure is reported
+            data["result"] = json.dumps(result)
         return self("PUT", "/api/jobs/challenge/1/update_submission/", data=data)
 
 
@@ -134,7 +135,10 @@ def test_receive_hands_out_one_message_with_string_pks(evalai_double, host):
 
 def test_unknown_queues_get_the_exact_400s(host):
     receive = host("GET", "/api/jobs/challenge/queues/nope/")
-    assert receive.json() == {"error": "Challenge with queue name nope does not exist"}
+    assert (receive.status_code, receive.json()) == (
+        400,
+        {"error": "Challenge with queue name nope does not exist"},
+    )
     delete = host("POST", "/api/jobs/queues/nope/", data={"receipt_handle": "h"})
     assert (delete.status_code, delete.json()) == (
         400,
@@ -151,7 +155,11 @@ def test_visibility_timeout_redelivery_and_stale_handles(evalai_double, host):
     new = host.receive().json()["receipt_handle"]
     assert new != old
     stale = host.delete(old)
-    assert stale.status_code == 200 and "deleted successfully" in stale.json()["success"]
+    queue = evalai_double.fixtures.queue_name
+    assert (stale.status_code, stale.json()) == (
+        200,
+        {"success": f"Message deleted successfully from the queue: {queue}"},
+    )
     assert len(evalai_double.queue_messages()) == 1  # a stale handle deletes nothing
     assert host.delete(new).status_code == 200
     assert host.delete(new).status_code == 200  # deleting again is fine too
@@ -188,6 +196,11 @@ def test_fifo_queues_hold_back_a_teams_later_messages(evalai_double):
 def test_submission_path_has_no_trailing_slash(evalai_double, host, participant, anonymous):
     pk = evalai_double.create_submission()
     body = host("GET", f"/api/jobs/submission/{pk}").json()
+    assert {"id", "participant_team", "participant_team_name", "challenge_phase", "status",
+            "input_file", "method_name", "is_public", "is_baseline", "submitted_at", "started_at",
+            "completed_at", "execution_time"} <= body.keys()  # what §10 saw
+    assert (body["id"], body["participant_team"], body["participant_team_name"]) == (pk, 1, "alpha")
+    assert body["challenge_phase"] == 1 and body["started_at"] is None
     assert body["execution_time"] == "None" and body["status"] == "submitted"
     assert body["input_file"].startswith(evalai_double.url + "/media/submission_files/")
     assert "environment_log_file" in body
@@ -250,7 +263,7 @@ def test_patch_running_accepts_form_and_json_and_records_strings(evalai_double, 
         "/api/jobs/challenge/1/update_submission/",
         data={"submission": pk, "submission_status": "finished"},
     )
-    assert bad.json() == {"error": "Sorry, submission status is invalid"}
+    assert (bad.status_code, bad.json()) == (400, {"error": "Sorry, submission status is invalid"})
     calls = evalai_double.patches(pk)
     assert [c.body["submission"] for c in calls] == [str(pk), pk, str(pk)]
     unknown = host(
@@ -315,8 +328,11 @@ def test_finished_stores_files_rows_and_keeps_one_row_per_split(evalai_double, h
 
 def test_failed_needs_no_result_and_running_can_follow_finished(evalai_double, host):
     pk = evalai_double.create_submission()
-    failed = host.put_result(pk, result=None, submission_status="failed", stderr="bad file")
-    assert failed.status_code == 200 and evalai_double.submission(pk).stderr == "bad file"
+    failed = host.put_result(pk, result=None, submission_status="FAILED", stderr="bad file")
+    assert failed.json() == {"success": "Submission result has been successfully updated"}
+    assert "result" not in evalai_double.puts(pk)[0].body
+    assert evalai_double.submission(pk).status == "failed"
+    assert evalai_double.submission(pk).stderr == "bad file"
     assert host.put_result(pk).status_code == 200
     rerunning = host(
         "PATCH",
@@ -324,6 +340,22 @@ def test_failed_needs_no_result_and_running_can_follow_finished(evalai_double, h
         data={"submission": pk, "submission_status": "running"},
     )
     assert rerunning.json()["status"] == "running"  # the server enforces no transitions
+
+
+def test_stdout_and_stderr_become_files_the_participant_can_open(evalai_double, host, participant):
+    def opened(pk: int, name: str) -> str:
+        url = participant("GET", f"/api/jobs/submission/{pk}").json()[name]
+        return requests.get(url, timeout=TIMEOUT).text  # no credentials, like any media file
+
+    scored = evalai_double.create_submission(team="alpha")  # the participant's own team
+    assert host.put_result(scored, stdout="scored 3 tasks", stderr="a warning").status_code == 200
+    assert (opened(scored, "stdout_file"), opened(scored, "stderr_file")) == (
+        "scored 3 tasks",
+        "a warning",
+    )
+    failed = evalai_double.create_submission(team="alpha")
+    host.put_result(failed, result=None, submission_status="FAILED", stderr="no 'id' column")
+    assert opened(failed, "stderr_file") == "no 'id' column"
 
 
 def test_non_finite_values_cannot_be_stored(evalai_double, host):
@@ -518,18 +550,26 @@ def test_rerun_and_resume_publish_like_the_real_views(evalai_double, host):
 # -- §11 host listing (reconciling lost hand-offs) ------------------------------------------------
 
 
-def test_count_by_status_lists_only_statuses_that_occur(evalai_double, host, participant):
-    pks = [evalai_double.create_submission() for _ in range(3)]
-    evalai_double.cancel(pks[0])
+def test_count_by_status_lists_only_statuses_that_occur(
+    evalai_double, host, participant, anonymous
+):
+    pks = [evalai_double.create_submission() for _ in range(4)]
+    host.put_result(pks[0], result=None, submission_status="FAILED", stderr="bad")
+    host.put_result(pks[1])
+    host.put_result(pks[2], result=None, submission_status="FAILED", stderr="bad")
     phase = evalai_double.fixtures.phases["dev"]
     path = f"/api/jobs/phases/{phase}/submission_count_by_status/"
 
     answer = host("GET", path)
 
     assert answer.status_code == 200
-    assert answer.json() == {"status": [{"status": "cancelled", "count": 1},
-                                        {"status": "submitted", "count": 2}]}
+    assert sorted(answer.json()["status"], key=lambda row: row["status"]) == [
+        {"status": "failed", "count": 2},
+        {"status": "finished", "count": 1},
+        {"status": "submitted", "count": 1},
+    ]  # no zero rows for running, cancelled, ...; the order is not promised
     assert participant("GET", path).status_code == 401
+    assert anonymous("GET", path).status_code == 401
 
 
 def test_the_host_list_is_paginated_newest_first_with_names(evalai_double, host, participant):
@@ -545,14 +585,19 @@ def test_the_host_list_is_paginated_newest_first_with_names(evalai_double, host,
     row = first["results"][0]
     assert (row["participant_team"], row["status"], row["submission_number"]) == ("alpha",
                                                                                   "submitted", 2)
-    assert isinstance(row["challenge_phase"], str) and row["challenge_phase"] != "dev"  # name
-    assert {"submitted_at", "is_public", "is_flagged", "created_by", "input_file",
-            "execution_time", "rerun_resumed_at"} <= row.keys()
+    phase_name = host("GET", f"/api/challenges/challenge/phase/{phase}/").json()["name"]
+    assert row["challenge_phase"] == phase_name != "dev"  # the phase's name, not its codename
+    assert row["created_by"] == "participant"  # the user name
+    assert row["execution_time"] == "None"
+    assert {"submitted_at", "is_public", "is_flagged", "input_file", "stdout_file", "stderr_file",
+            "rerun_resumed_at"} <= row.keys()
     second = requests.get(first["next"], headers=host.headers, timeout=TIMEOUT).json()
     assert [row["id"] for row in second["results"]] == [pks[0]]
     assert second["next"] is None and second["previous"] is not None
     filtered = host("GET", path, params={"participant_team__team_name": "BET"}).json()
     assert [row["id"] for row in filtered["results"]] == [pks[1]]
+    unfiltered = host("GET", path, params={"status": "finished"}).json()  # no status filter
+    assert [row["id"] for row in unfiltered["results"]] == pks[::-1]
     assert participant("GET", path).status_code == 401
     assert host("GET", path + "/").status_code == 404  # no trailing slash on this path
 
