@@ -139,6 +139,41 @@ def test_check_token_with_an_unknown_queue_raises_not_found(make_client):
         make_client(queue_name="nope").check_token()
 
 
+def test_receive_message_on_an_unknown_queue_raises_not_found(make_client):
+    with pytest.raises(NotFound, match="Challenge with queue name nope does not exist"):
+        make_client(queue_name="nope").receive_message()
+
+
+# ---------------------------------------------------------------------- host listing (§11)
+def test_submission_counts_read_only_the_statuses_that_occur(evalai_double, client):
+    pks = [evalai_double.create_submission() for _ in range(3)]
+    client.post_failed(pks[0], 1, "bad file")
+    assert client.submission_counts(1) == {"failed": 1, "submitted": 2}
+    assert client.submission_counts(2) == {}  # a phase without submissions lists nothing
+
+
+def test_phase_submissions_follow_next_newest_first_with_names(evalai_double, client):
+    pks = [evalai_double.create_submission(team=team) for team in ("alpha", "beta", "alpha")]
+
+    rows = list(client.phase_submissions(1, page_size=2))
+
+    assert [row.pk for row in rows] == pks[::-1]
+    assert [row.team_name for row in rows] == ["alpha", "beta", "alpha"]
+    assert {row.phase_name for row in rows} == {"Dev Phase"}  # the name, not the codename
+    assert {row.status for row in rows} == {"submitted"}
+    assert rows[0].submitted_at == datetime(2026, 1, 1, tzinfo=UTC)
+    listed = evalai_double.requests(path="/api/challenges/1/challenge_phase/1/submissions")
+    assert [r.status for r in listed] == [200, 200]  # two pages of two
+
+
+def test_a_participant_token_cannot_list_or_count(evalai_double, make_client):
+    client = make_client(token=evalai_double.fixtures.participant_token)
+    with pytest.raises(AuthError, match="not a host"):
+        client.submission_counts(1)
+    with pytest.raises(AuthError, match="not a host"):
+        next(client.phase_submissions(1))
+
+
 # ---------------------------------------------------------------------- status updates
 def test_mark_running_patches_once_and_returns_the_submission(evalai_double, client):
     pk = evalai_double.create_submission()
