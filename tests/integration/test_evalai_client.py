@@ -166,6 +166,13 @@ def test_phase_submissions_follow_next_newest_first_with_names(evalai_double, cl
     assert [r.status for r in listed] == [200, 200]  # two pages of two
 
 
+def test_a_login_key_is_sent_as_a_token_and_a_profile_jwt_as_bearer(evalai_double, make_client):
+    key = evalai_double.fixtures.host_key  # what /api/auth/login returns: 40 hex characters
+    assert make_client(token=key).receive_message() is None  # accepted: the queue is empty
+    assert make_client().receive_message() is None  # the profile page's JWT
+    assert [r.status for r in evalai_double.requests()] == [200, 200]
+
+
 def test_a_participant_token_cannot_list_or_count(evalai_double, make_client):
     client = make_client(token=evalai_double.fixtures.participant_token)
     with pytest.raises(AuthError, match="not a host"):

@@ -27,6 +27,15 @@ from worker.settings import EvalAIConnection
 log = logging.getLogger(__name__)
 
 
+def authorization(token: str) -> str:
+    """The Authorization header for an EvalAI token. The profile page's token is a JWT, sent as
+    `Bearer`; the key `/api/auth/login` returns (40 hex characters) is sent as `Token`, which
+    EvalAI accepts too."""
+    if len(token) == 40 and all(ch in "0123456789abcdef" for ch in token):
+        return f"Token {token}"
+    return f"Bearer {token}"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounds for retrying transient failures of one call."""
@@ -68,7 +77,7 @@ class EvalAITransport:
         if retry.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {retry.max_attempts!r}")
         self._base = connection.api_server.rstrip("/")
-        self._auth = {"Authorization": f"Bearer {token}"}
+        self._auth = {"Authorization": authorization(token)}
         self._timeout = timeout
         self._retry = retry
         self._sleep = sleep
