@@ -150,7 +150,7 @@ def _with_dimensions(names: list[str], limits: ReadLimits) -> Header:
         raise SubmissionError(
             "too_many_columns",
             f"{count_text(len(indices))} embedding columns, the limit is {count_text(dim)}; "
-            f"submit at most {count_text(dim)} values per sample",
+            f"submit at most {count_text(dim)} values per sample{_unnamed_hint(names, indices)}",
         )
     findings: list[Finding] = []
     chosen = set(indices)
@@ -163,6 +163,22 @@ def _with_dimensions(names: list[str], limits: ReadLimits) -> Header:
             )
         )
     return Header(tuple(names), names.index("id"), tuple(indices), tuple(findings))
+
+
+def _unnamed_hint(names: list[str], indices: list[int]) -> str:
+    """Why there may be a column too many: one without a name, as pandas' row index is
+    written (first) or as a comma at the end of the header makes one (last)."""
+    unnamed = [k for k in indices if not names[k]]
+    if not unnamed:
+        return ""
+    if unnamed[0] == 0:
+        return (
+            "; column 1 has no name: is it a row index? pandas writes one unless told not to "
+            "(`to_csv(path, index=False)`)"
+        )
+    if unnamed[0] == len(names) - 1:
+        return "; the header ends with a comma, which makes a last column without a name"
+    return f"; column {unnamed[0] + 1} has no name"
 
 
 def _too_many_fields(fields: int, limits: ReadLimits) -> SubmissionError:

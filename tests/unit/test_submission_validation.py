@@ -152,6 +152,21 @@ def test_too_many_columns():
     assert "6 embedding columns, the limit is 4" in err.message
 
 
+@pytest.mark.parametrize(
+    ("header", "rows", "hint"),
+    [
+        (",id,a,b,c,d", lambda r, i: f"{r},{i},1,2,3,4", "row index? pandas writes one unless"),
+        ("id,a,b,c,d,", lambda r, i: f"{i},1,2,3,4,", "the header ends with a comma"),
+        ("id,a,,b,c,d", lambda r, i: f"{i},1,2,3,4,5", "column 3 has no name"),
+    ],
+)
+def test_a_column_too_many_without_a_name_is_explained(header, rows, hint):
+    text = "\n".join([header, *(rows(r, i) for r, i in enumerate(IDS))]) + "\n"
+    err = rejected(text)
+    assert err.code == "too_many_columns"
+    assert "5 embedding columns, the limit is 4" in err.message and hint in err.message
+
+
 def test_too_many_columns_formats_thousands():
     table = parse_embedding_csv(csv_text(dim=1030).encode())
     with pytest.raises(SubmissionError, match="1,030 embedding columns, the limit is 1,024"):
