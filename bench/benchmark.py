@@ -21,7 +21,9 @@ subprocess, with E = 20 and batch 64:
   loop pinned to nothing), which is the case issue 11 was about;
 - optionally (--rescore N) `python -m worker rescore --phase final` of N submissions on a
   local inbox (hard links of one file), timed end to end and scaled to 50;
-- optionally (--seeds N) the spread of mean Q over N fresh seeds at K.
+- optionally (--seeds N) the spread of mean Q over N fresh seeds at K;
+- optionally (--timeline) one CLI run with the scoring pool's events (a process ready, torch
+  loaded, a job started or ended), in seconds from the command's start: where its time goes.
 
 Wall times are medians over --repeat runs. Prints Markdown tables and writes
 <out>/benchmark.json. Not a test: CI never runs it. The machine may be shared: say so when
@@ -34,6 +36,7 @@ import argparse
 import heapq
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -208,6 +211,44 @@ def run_cli(challenge: Path, out: Path, k: int) -> dict:
     return {"wall_s": wall, "peak_tree_rss_mb": peak[0], "stdout_tail": stdout.splitlines()[-2]}
 
 
+TIMELINE_SCRIPT = """
+import logging, os, sys, time
+from scoring.threads import SINGLE_THREAD_ENV
+os.environ.update(SINGLE_THREAD_ENV)  # as `python -m scoring` does, before numpy loads
+START = float(sys.argv[1])
+class Since(logging.Formatter):
+    def format(self, record):
+        return f"{record.created - START:6.2f} s  {record.getMessage()}"
+handler = logging.StreamHandler(sys.stdout)
+handler.setFormatter(Since())
+logging.getLogger("scoring.pool").addHandler(handler)
+logging.getLogger("scoring.pool").setLevel(logging.DEBUG)
+print(f"{time.time() - START:6.2f} s  interpreter started", flush=True)
+from scoring.cli import main
+code = main(sys.argv[2:])
+print(f"{time.time() - START:6.2f} s  done", flush=True)
+sys.exit(code)
+"""
+
+
+def run_timeline(challenge: Path, out: Path, k: int) -> list[str]:
+    """One CLI run (`scoring.cli.main`, as `python -m scoring` runs it) with the pool's events."""
+    config = out / f"config-k{k}.yaml"
+    config.write_text(CONFIG_YAML.format(k=k))
+    arguments = [
+        "evaluate",
+        "--annotation_path", str(challenge / "phases" / "final" / "annotations"),
+        "--submission_file", str(challenge / "submissions" / "strong.csv"),
+        "--output_dir", str(out / "cli-results"), "--config", str(config),
+        "--phase", "final", "--strict",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", TIMELINE_SCRIPT, repr(time.time()), *arguments],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [line for line in done.stdout.splitlines() if re.match(r" *\d+\.\d\d s  ", line)]
+
+
 @contextmanager
 def busy_process():
     """One other process keeping a core busy, as on a shared machine."""
@@ -346,6 +387,7 @@ def main() -> int:
     p.add_argument("--team", default="strong")
     p.add_argument("--skip-cli", action="store_true")
     p.add_argument("--skip-loaded", action="store_true")
+    p.add_argument("--timeline", action="store_true")
     p.add_argument("--child", nargs=6, metavar=("KIND", "CHALLENGE", "K", "SEED", "P", "TEAM"))
     args = p.parse_args()
     if args.child:
@@ -359,6 +401,10 @@ def main() -> int:
     from scoring.pool import usable_cpus
 
     report: dict = {"team": args.team, "k": args.k, "cpus": usable_cpus()}
+    if args.timeline:
+        report["timeline"] = run_timeline(challenge, args.out, args.k)
+        print("one CLI run, idle, the scoring pool's events:")
+        print("\n".join(f"  {line}" for line in report["timeline"]), flush=True)
     report["idle"] = measure_all(challenge, args.out, args, "idle")
     if not args.skip_loaded:
         with busy_process():

@@ -227,6 +227,8 @@ class ScoringPool:
             job.deadline = None if timeout is None else self._clock() + timeout
             slot.job = job
             slot.child.told_to_warm = True  # after its first job, at the latest
+            log.debug("scoring process %s started %s job %d", slot.child.pid, job.during,
+                      job.index)
             try:
                 slot.child.conn.send(job.request)
             except OSError:
@@ -250,12 +252,16 @@ class ScoringPool:
                 if message == READY:
                     slot.child.ready = True
                     self._start_failures = 0
+                    log.debug("scoring process %s ready", slot.child.pid)
                 elif message == WARM:
                     slot.child.warm = True
+                    log.debug("scoring process %s loaded torch", slot.child.pid)
                 elif isinstance(message, Progress) and slot.job is not None:
                     slot.job.events.put((slot.job.index, message))
                 elif isinstance(message, Reply) and slot.job is not None:
                     job, slot.job = slot.job, None
+                    log.debug("scoring process %s ended %s job %d", slot.child.pid, job.during,
+                              job.index)
                     self.peak_memory_mb = max(self.peak_memory_mb, message.peak_rss_mb)
                     if not job.cancelled:
                         job.events.put((job.index, message))
