@@ -168,4 +168,9 @@ def _hint(text: str) -> str:
         return "remove the digit-group separators (write 1234.5, not 1,234.5 or 1_234.5)"
     if any(ch.isdigit() and not ch.isascii() for ch in value):
         return "write the numbers with the digits 0-9"
+    if value[:1] in "[(" and value[-1:] in "])" and len(value) > 2:
+        return (
+            "a whole vector in one cell is not read: write one column per dimension, "
+            "with the header 'id,0,1,2,…'"
+        )
     return "write every embedding value as a plain decimal number such as -0.125 or 1.5e-3"

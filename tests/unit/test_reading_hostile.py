@@ -213,6 +213,8 @@ def test_decimal_commas_unquoted_are_ragged_with_a_hint(tmp_path: Path):
     ("1_234.5", "digit-group separators"),
     ("١٫٥", "digits 0-9"),
     ("0x1p3", "plain decimal number"),
+    ('"[0.1, 0.2, 0.3]"', "one column per dimension"),
+    ('"(0.1 0.2)"', "one column per dimension"),
 ])  # fmt: skip
 def test_bad_cells_with_line_column_and_hint(tmp_path: Path, cell: str, hint: str):
     text = csv_text(cell=lambda r, c: cell if (r, c) == (3, 1) else "0.5")
