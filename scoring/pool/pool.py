@@ -155,6 +155,10 @@ class ScoringPool:
                 self._cancel(jobs)
         return [replies[i] for i in range(len(jobs))]
 
+    def pids(self) -> list[int]:
+        """The process ids of the scoring processes started so far (some may not be ready)."""
+        return [slot.child.pid for slot in list(self._slots)]
+
     def wait_ready(self, timeout_seconds: float) -> bool:
         """Wait (bounded) until every process has loaded torch as well; True if they have."""
         deadline = time.monotonic() + timeout_seconds

@@ -245,18 +245,6 @@ def test_time_over_the_limit_while_reading_is_the_participants_error(
     assert caught.value.code == "read_timeout"
 
 
-def _children_of_this_process() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            status = (entry / "status").read_text() if entry.name.isdigit() else ""
-        except OSError:
-            continue
-        if f"\nPPid:\t{os.getpid()}\n" in status:
-            pids.append(int(entry.name))
-    return pids
-
-
 def _torch_is_loaded(pid: int) -> bool:
     return "libtorch_cpu" in Path(f"/proc/{pid}/maps").read_text()
 
@@ -270,18 +258,14 @@ def test_a_process_whose_first_job_is_a_file_reads_it_before_loading_torch(tmp_p
     os.mkfifo(fifo)  # the reading process waits here until this test writes
     job = ReadJob(str(fifo), frozenset(expected), dict(OPTIONS), str(tmp_path / "m.npy"))
     replies: list = []
-    others = set(_children_of_this_process())  # the module's pool
     with ScoringPool(1, os.environ, NO_LIMITS) as pool:
         runner = threading.Thread(target=lambda: replies.extend(pool.run([job], "reading")))
         runner.start()  # queued now, before the process has even started its interpreter
-        reader = None
         for _ in range(300):  # bounded: 30 s for the process to start
-            pids = [p for p in _children_of_this_process() if p not in others]
-            if pids:
-                reader = pids[0]
+            if pool.pids():
                 break
             time.sleep(0.1)
-        assert reader is not None
+        (reader,) = pool.pids()
         for _ in range(20):  # 2 s, several times what loading torch needs to map it
             assert not _torch_is_loaded(reader), "torch loaded while a file was being read"
             time.sleep(0.1)
