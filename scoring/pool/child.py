@@ -1,4 +1,6 @@
-"""A scoring process: `python -m scoring.pool.child FD PARENT_PID`, started by `ScoringPool`.
+"""A scoring process: `python -m scoring.pool.child FD PARENT_PID [--reader]`, started by
+`ScoringPool`, or forked by the template (`python -m scoring.pool.child --template FD
+PARENT_PID`, `scoring.pool.template`).
 Reads the submission files and the shared matrices it is told to; writes the prepared matrix
 of a `ReadJob` to the file named in it; talks to its parent over the pipe at FD.
 
@@ -22,7 +24,7 @@ PR_SET_PDEATHSIG = 1
 FIRST_JOB_SECONDS = 1.0  # without a first job or WARM_UP from the pool by then, load torch
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -127,8 +129,9 @@ class _Warmup:
             raise self.failure
 
 
-def serve(conn) -> int:  # noqa: ANN001
-    """Answer jobs until STOP or the parent goes away."""
+def serve(conn, reader: bool = False) -> int:  # noqa: ANN001
+    """Answer jobs until STOP or the parent goes away. A `reader` only reads files (the pool
+    sends it nothing else) and never loads torch."""
     from scoring.pool.messages import READY, STOP, WARM_UP, ReadJob, Reply
     from scoring.submission import SubmissionError
 
@@ -150,7 +153,7 @@ def serve(conn) -> int:  # noqa: ANN001
     send(READY)
     # The pool answers READY with a first job or WARM_UP (messages.WARM_UP): a file to read
     # goes first, on its own, and torch loads after it.
-    if not conn.poll(FIRST_JOB_SECONDS):
+    if not reader and not conn.poll(FIRST_JOB_SECONDS):
         warm_up()
     while True:
         try:
@@ -179,7 +182,8 @@ def serve(conn) -> int:  # noqa: ANN001
             send(reply)
         except (BrokenPipeError, OSError):
             return 0
-        warm_up()  # after a first job that was a file to read
+        if not reader:
+            warm_up()  # after a first job that was a file to read
 
 
 def _quietly(send, message) -> None:  # noqa: ANN001
@@ -189,24 +193,34 @@ def _quietly(send, message) -> None:  # noqa: ANN001
         pass  # the parent is gone; the main loop notices
 
 
-def main(argv: list[str]) -> int:
+def run_in_process(fd: int, reader: bool = False) -> int:
+    """Serve the pool over the pipe at `fd` (a started process, or one forked by the template)."""
     from multiprocessing.connection import Connection
 
+    conn = Connection(fd)
+    try:
+        return serve(conn, reader=reader)
+    finally:
+        conn.close()
+
+
+def main(argv: list[str]) -> int:
     fd, parent_pid = int(argv[0]), int(argv[1])
     # Ctrl-C and a SIGTERM to the process group are for the parent, which decides: a worker
     # told to stop finishes the submission being scored. Its scoring processes die with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _die_with_parent(parent_pid)
-    conn = Connection(fd)
-    try:
-        return serve(conn)
-    finally:
-        conn.close()
+    die_with_parent(parent_pid)
+    return run_in_process(fd, reader="--reader" in argv[2:])
 
 
 if __name__ == "__main__":
-    code = main(sys.argv[1:])
+    if sys.argv[1:2] == ["--template"]:
+        from scoring.pool.template import main as template_main
+
+        code = template_main(sys.argv[2:])
+    else:
+        code = main(sys.argv[1:])
     # Skip the interpreter's teardown (unloading torch takes most of a second); nothing is
     # buffered but the standard streams, and the pipe is closed.
     sys.stdout.flush()

@@ -1,6 +1,13 @@
 """ScoringPool: long-lived single-threaded scoring processes, shared by every submission.
-Starts and kills processes (`scoring.pool.process`); a dispatcher thread in the caller's
-process hands out jobs and watches the processes.
+Starts and kills processes; a dispatcher thread in the caller's process hands out jobs and
+watches the processes.
+
+On Linux the scoring processes are forked from a template that has loaded torch once
+(`scoring.pool.template`, `scoring.pool.forked`): a process is ready in milliseconds, and torch
+is loaded once instead of once per process. While the template loads, a file to read goes to a
+started process that never loads torch (a reader, retired once the scoring processes are
+there). Elsewhere, or where pidfds are refused, every process is a started interpreter that
+loads torch itself (`scoring.pool.process`), after its first file to read if it has one.
 
 Started once (by the CLI or the worker) and reused. Jobs — read a file, score one task — queue
 in arrival order and go to the next idle process. While a process works on a job the
@@ -17,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import subprocess
 import sys
 import threading
 import time
@@ -27,7 +33,8 @@ from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import wait
 
-from scoring.pool.messages import READY, WARM, WARM_UP, Progress, Reply
+from scoring.pool.forked import ForkedChild, Template, TemplateGone, forking_works
+from scoring.pool.messages import READY, WARM, WARM_UP, Progress, ReadJob, Reply
 from scoring.pool.process import ChildProcess
 
 log = logging.getLogger(__name__)
@@ -69,8 +76,9 @@ class _Job:
 
 @dataclass
 class _Slot:
-    child: ChildProcess
+    child: ChildProcess | ForkedChild
     job: _Job | None = None
+    reader: bool = False  # a started process that only reads files while the template loads
 
 
 class ScoringPool:
@@ -87,6 +95,7 @@ class ScoringPool:
         poll_seconds: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
         python: str = sys.executable,
+        fork: bool | None = None,
     ) -> None:
         if processes < 1:
             raise ValueError(f"processes must be >= 1, got {processes}")
@@ -100,6 +109,10 @@ class ScoringPool:
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = Pipe(duplex=False)
         self._slots: list[_Slot] = []
+        # Scoring processes are forked from a template that has loaded torch (Linux), else
+        # started as fresh interpreters that load it themselves.
+        self._fork = forking_works() if fork is None else fork
+        self._template: Template | None = None
         self._closing = False
         self._start_failures = 0
         self._no_start_until = 0.0
@@ -159,11 +172,20 @@ class ScoringPool:
         """The process ids of the scoring processes started so far (some may not be ready)."""
         return [slot.child.pid for slot in list(self._slots)]
 
+    @property
+    def template_pid(self) -> int | None:
+        """The template's process id while there is one (Linux), else None."""
+        template = self._template
+        return template.pid if template is not None else None
+
+    def _scorers(self) -> list[_Slot]:
+        return [slot for slot in self._slots if not slot.reader]
+
     def wait_ready(self, timeout_seconds: float) -> bool:
         """Wait (bounded) until every process has loaded torch as well; True if they have."""
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
-            slots = list(self._slots)
+            slots = self._scorers()
             if len(slots) == self.processes and all(s.child.warm for s in slots):
                 return True
             time.sleep(0.05)
@@ -200,10 +222,13 @@ class ScoringPool:
                 self._assign()
                 self._watch()  # also at once: a job may be over its limits from the start
                 by_conn = {s.child.conn: s for s in self._slots}
-                for conn in wait([*by_conn, self._wake_r], timeout=self._poll):
+                template = [self._template] if self._template is not None else []
+                for conn in wait([*by_conn, self._wake_r, *template], timeout=self._poll):
                     if conn is self._wake_r:
                         while self._wake_r.poll():
                             self._wake_r.recv_bytes()
+                    elif conn is self._template:
+                        self._hear_template()
                     else:
                         self._receive(by_conn[conn])
                 self._watch()
@@ -215,18 +240,68 @@ class ScoringPool:
     def _start_missing(self) -> None:
         if self._clock() < self._no_start_until:
             return
-        while len(self._slots) < self.processes:
-            self._slots.append(_Slot(ChildProcess(self._env, self._python)))
+        if not self._fork:
+            while len(self._scorers()) < self.processes:
+                self._slots.append(_Slot(ChildProcess(self._env, self._python)))
+            return
+        template = self._template
+        if template is not None and not template.alive():
+            self._template_lost("exited before it was ready" if not template.ready else "died")
+            template = None
+        if template is None:
+            template = self._template = Template(self._env, self._python)
+        if not template.ready:
+            # A file to read does not wait for torch: a started process reads it meanwhile.
+            with self._lock:
+                reading = any(isinstance(j.request, ReadJob) for j in self._queue)
+            if reading and not any(slot.reader for slot in self._slots):
+                self._slots.append(_Slot(ChildProcess(self._env, self._python, reader=True),
+                                         reader=True))
+            return
+        while len(self._scorers()) < self.processes:
+            try:
+                self._slots.append(_Slot(template.fork()))
+            except TemplateGone as exc:
+                self._template_lost(str(exc))
+                return
+        for slot in [s for s in self._slots if s.reader and s.job is None]:
+            self._slots.remove(slot)  # the scoring processes read from now on
+            slot.child.stop()
+
+    def _hear_template(self) -> None:
+        template = self._template
+        if template is None:
+            return
+        try:
+            template.receive()
+        except TemplateGone as exc:
+            self._template_lost(str(exc))
+
+    def _template_lost(self, detail: str) -> None:
+        """The template is gone; its processes die with it (and are noticed one by one)."""
+        template, self._template = self._template, None
+        if template is None:
+            return
+        template.stop(grace_seconds=0.5)
+        if template.ready:
+            log.warning("the scoring processes' template (pid %s) %s", template.pid, detail)
+            return
+        self._start_failures += 1
+        log.warning("the scoring processes' template (pid %s) %s", template.pid, detail)
+        if self._start_failures >= START_FAILURES_BEFORE_GIVING_UP:
+            self._fail_queued("start", f"scoring processes die as they start ({detail})")
+            self._start_failures = 0
+            self._no_start_until = self._clock() + START_RETRY_SECONDS
 
     def _assign(self) -> None:
         for slot in self._slots:
             if slot.job is not None or not slot.child.ready:
                 continue
             with self._lock:
-                job = self._queue.popleft() if self._queue else None
+                job = self._next_job(reader=slot.reader)
             if job is None:
                 self._warm_idle()
-                return
+                continue
             timeout = self.limits.timeout_seconds
             job.deadline = None if timeout is None else self._clock() + timeout
             slot.job = job
@@ -238,9 +313,17 @@ class ScoringPool:
             except OSError:
                 self._lose(slot, "crash", slot.child.describe_exit())
 
+    def _next_job(self, reader: bool) -> _Job | None:
+        """The oldest queued job this process may take (a reader takes files to read only)."""
+        for job in self._queue:
+            if not reader or isinstance(job.request, ReadJob):
+                self._queue.remove(job)
+                return job
+        return None
+
     def _warm_idle(self) -> None:
         """Tell ready processes that got no first job to load torch now (messages.WARM_UP)."""
-        for slot in self._slots:
+        for slot in self._scorers():
             child = slot.child
             if child.ready and slot.job is None and not child.told_to_warm:
                 child.told_to_warm = True
@@ -270,10 +353,7 @@ class ScoringPool:
                     if not job.cancelled:
                         job.events.put((job.index, message))
         except (EOFError, OSError):
-            try:  # the pipe closed: the process is on its way out; let it finish dying
-                slot.child.process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
+            slot.child.wait(timeout=2)  # the pipe closed: the process is on its way out
             self._lose(slot, "crash", slot.child.describe_exit())
 
     def _watch(self) -> None:
@@ -339,3 +419,6 @@ class ScoringPool:
         for slot in self._slots:
             slot.child.stop()
         self._slots.clear()
+        if self._template is not None:
+            self._template.stop()
+            self._template = None

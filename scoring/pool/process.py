@@ -1,11 +1,14 @@
-"""One scoring process as the pool sees it: start, send, watch its memory, kill, reap.
+"""One started scoring process as the pool sees it: start, send, watch its memory, kill, reap.
 Starts a subprocess and reads its /proc status (Linux; elsewhere memory is not watched).
 
-Why a fresh interpreter (`python -m scoring.pool.child`) rather than fork or multiprocessing's
-spawn: the thread-count environment must be in place before numpy and torch load, the child
-must not import the worker (spawn re-imports the parent's __main__), must not inherit the
-worker's lock file (the watchdog reads the lock as "the worker is alive"), and must be killable
-on its own when it runs out of time or memory.
+Why fresh interpreters (`python -m scoring.pool.child`, and the template `python -m
+scoring.pool.child --template` that forks the scoring processes on Linux) rather than forking
+the caller or multiprocessing's spawn: the thread-count environment must be in place before
+numpy and torch load, a scoring process must not import the worker (spawn re-imports the
+parent's __main__), must not inherit the worker's lock file (the watchdog reads the lock as
+"the worker is alive"), and must be killable on its own when it runs out of time or memory.
+Started processes serve where forking does not work, and read a file while the template is
+still loading torch.
 """
 
 from __future__ import annotations
@@ -51,11 +54,14 @@ def private_memory_mb(pid: int) -> float | None:
 class ChildProcess:
     """A started `scoring.pool.child`; `ready` once it said so (its imports are done)."""
 
-    def __init__(self, env: Mapping[str, str], python: str = sys.executable) -> None:
+    def __init__(
+        self, env: Mapping[str, str], python: str = sys.executable, *, reader: bool = False
+    ) -> None:
         parent_end, child_end = Pipe(duplex=True)
+        command = [python, "-m", "scoring.pool.child", str(child_end.fileno()), str(os.getpid())]
         try:
             self.process = subprocess.Popen(
-                [python, "-m", "scoring.pool.child", str(child_end.fileno()), str(os.getpid())],
+                command + (["--reader"] if reader else []),
                 pass_fds=[child_end.fileno()],
                 env=child_environment(env),
                 stdin=subprocess.DEVNULL,
@@ -80,6 +86,13 @@ class ChildProcess:
 
     def exited(self) -> bool:
         return self.process.poll() is not None
+
+    def wait(self, timeout: float) -> None:
+        """Until it has ended, at most `timeout` seconds."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
 
     def describe_exit(self) -> str:
         code = self.process.returncode

@@ -27,6 +27,7 @@ from scoring.pool import (
     shared_submission,
     usable_cpus,
 )
+from scoring.pool.forked import forking_works
 from scoring.pool.messages import ReadJob
 from scoring.pool.shared import remove_stale_folders
 from scoring.submission import SubmissionError, load_submission
@@ -207,6 +208,42 @@ def test_a_killed_process_fails_only_its_submission_and_is_replaced(
     assert pool.replaced == replaced + 1
 
 
+@pytest.mark.skipif(not forking_works(), reason="needs Linux with pidfds")
+def test_the_template_dying_fails_the_submission_and_the_pool_starts_a_new_one(
+    folder, challenge, tasks, expected
+):
+    """The scoring processes die with their template: the job fails as ours (a crash), a new
+    template forks new processes, and the next submission is scored with the same numbers."""
+    slow = CONFIG.replace(epochs=400)
+    with ScoringPool(2, os.environ, NO_LIMITS) as pool:
+        assert pool.wait_ready(60)
+        first = pool.template_pid
+        with shared_submission(pool, folder, submission(challenge), expected, OPTIONS) as shared:
+            killed: list[int] = []
+
+            def kill_the_template(*_: int) -> None:  # once a task is under way
+                if not killed:
+                    os.kill(first, signal.SIGKILL)
+                    killed.append(first)
+
+            with pytest.raises(ChildFailed) as caught:
+                score_shared(pool, shared, tasks, slow, 1, on_progress=kill_the_template)
+        assert caught.value.reason == "crash" and caught.value.during == "scoring"
+        card, _ = pooled(pool, folder, challenge, tasks, expected, CONFIG, 1)
+        assert pool.template_pid not in (None, first)
+    expected_card, _ = sequential(challenge, tasks, expected, CONFIG, 1)
+    assert without_seconds(card) == without_seconds(expected_card)
+
+
+def test_started_and_forked_processes_give_the_same_numbers(folder, challenge, tasks, expected):
+    cards = []
+    for fork in (False, True):
+        with ScoringPool(2, os.environ, NO_LIMITS, fork=fork and forking_works()) as pool:
+            card, _ = pooled(pool, folder, challenge, tasks, expected, CONFIG, 5)
+        cards.append(without_seconds(card))
+    assert cards[0] == cards[1]
+
+
 def test_memory_over_the_cap_while_reading_is_the_participants_error(
     pool, folder, challenge, tasks, expected
 ):
@@ -250,30 +287,42 @@ def _torch_is_loaded(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
-def test_a_process_whose_first_job_is_a_file_reads_it_before_loading_torch(tmp_path, expected):
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "started"])
+def test_a_process_whose_first_job_is_a_file_reads_it_before_loading_torch(
+    tmp_path, expected, fork
+):
     """The CLI's start: the file to read is queued before the processes are ready. The one that
     reads it must not load torch meanwhile (same interpreter lock: the reading, which every task
-    waits for, would be slowed); it loads torch after the reading."""
+    waits for, would be slowed). Forked (Linux): it never loads torch and is retired once the
+    scoring processes, forked from the template, are ready. Started: it loads torch after."""
     fifo = tmp_path / "embeddings.csv"
     os.mkfifo(fifo)  # the reading process waits here until this test writes
     job = ReadJob(str(fifo), frozenset(expected), dict(OPTIONS), str(tmp_path / "m.npy"))
     replies: list = []
-    with ScoringPool(1, os.environ, NO_LIMITS) as pool:
+    with ScoringPool(1, os.environ, NO_LIMITS, fork=fork) as pool:
         runner = threading.Thread(target=lambda: replies.extend(pool.run([job], "reading")))
         runner.start()  # queued now, before the process has even started its interpreter
         for _ in range(300):  # bounded: 30 s for the process to start
             if pool.pids():
                 break
             time.sleep(0.1)
-        (reader,) = pool.pids()
-        for _ in range(20):  # 2 s, several times what loading torch needs to map it
+        reader = pool.pids()[0]
+        for _ in range(30):  # 3 s, more than loading torch needs to map it
             assert not _torch_is_loaded(reader), "torch loaded while a file was being read"
             time.sleep(0.1)
         with open(fifo, "wb") as fh:  # the reader now gets its file, and refuses it
             fh.write(b"id,0,1\n")
         runner.join(timeout=60)
-        assert pool.wait_ready(60), "torch was not loaded after the reading"
-        assert _torch_is_loaded(reader)
+        assert pool.wait_ready(60), "the scoring processes did not load torch"
+        if fork:
+            for _ in range(100):  # bounded: 10 s for the idle reader to be retired
+                if reader not in pool.pids():
+                    break
+                time.sleep(0.1)
+            (scorer,) = pool.pids()
+            assert scorer != reader and _torch_is_loaded(scorer)
+        else:
+            assert pool.pids() == [reader] and _torch_is_loaded(reader)
     assert [r.kind for r in replies] == ["participant"]
 
 
