@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 
-from scoring.pool.process import child_environment, private_memory_mb
+from scoring.pool.process import ScoringProcess, child_environment
 
 FORK_REPLY_SECONDS = 30.0  # a fork takes milliseconds; a template this slow is treated as dead
 
@@ -96,7 +96,7 @@ class Template:
         elif len(words) == 3 and words[0] == "exited":
             child = self.children.pop(int(words[1]), None)
             if child is not None:
-                child.returncode = int(words[2])
+                child.exit_code = int(words[2])
 
     def fork(self) -> ForkedChild:
         """A new scoring process (torch already loaded), or TemplateGone."""
@@ -130,31 +130,25 @@ class Template:
             self.process.wait(timeout=10)
 
 
-class ForkedChild:
+class ForkedChild(ScoringProcess):
     """A scoring process forked by the template, with `ChildProcess`'s interface."""
 
+    no_exit_yet = "ended (its exit status is not known)"
+
     def __init__(self, pid: int, conn: Connection, template: Template) -> None:
+        super().__init__()
         self.pid = pid
         self.conn = conn
         self.template = template
-        self.returncode: int | None = None
+        self.exit_code: int | None = None  # reported by the template
         try:
             self._pidfd: int | None = os.pidfd_open(pid)
         except ProcessLookupError:  # already gone (and reaped): its status is on the way
             self._pidfd = None
-        self.ready = False
-        self.warm = False
-        self.told_to_warm = False
-        self.peak_memory_mb = 0.0
 
-    def memory_mb(self) -> float | None:
-        used = private_memory_mb(self.pid)
-        if used is not None:
-            self.peak_memory_mb = max(self.peak_memory_mb, used)
-        return used
-
-    def exited(self) -> bool:
-        return self.returncode is not None
+    @property
+    def returncode(self) -> int | None:
+        return self.exit_code
 
     def wait(self, timeout: float) -> None:
         """Until the template reports its end, at most `timeout` seconds."""
@@ -164,17 +158,6 @@ class ForkedChild:
                 self.template.receive(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
             except TemplateGone:
                 return
-
-    def describe_exit(self) -> str:
-        code = self.returncode
-        if code is None:
-            return "ended (its exit status is not known)"
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exited with status {code}"
 
     def kill(self) -> None:
         """SIGKILL and wait (bounded) for its status."""
@@ -191,14 +174,6 @@ class ForkedChild:
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
-
-    def ask_to_stop(self) -> None:
-        from scoring.pool.messages import STOP
-
-        try:
-            self.conn.send(STOP)
-        except OSError:
-            pass
 
     def stop(self, grace_seconds: float = 2.0) -> None:
         self.ask_to_stop()

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import wait
 
-from scoring.pool.forked import ForkedChild, Template, TemplateGone, forking_works
+from scoring.pool.forked import Template, TemplateGone, forking_works
 from scoring.pool.messages import READY, WARM, WARM_UP, Progress, ReadJob, Reply
-from scoring.pool.process import ChildProcess
+from scoring.pool.process import ChildProcess, ScoringProcess
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class _Job:
 
 @dataclass
 class _Slot:
-    child: ChildProcess | ForkedChild
+    child: ScoringProcess
     job: _Job | None = None
     reader: bool = False  # a started process that only reads files while the template loads
 

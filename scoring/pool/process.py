@@ -51,7 +51,56 @@ def private_memory_mb(pid: int) -> float | None:
     return None
 
 
-class ChildProcess:
+class ScoringProcess:
+    """What the pool knows of a scoring process, started (`ChildProcess`) or forked by the
+    template (`scoring.pool.forked.ForkedChild`): its pipe, what it has said, its memory."""
+
+    pid: int
+    conn: Connection
+    no_exit_yet = "still running"  # what `describe_exit` says while the exit is not known
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.warm = False  # torch loaded as well (WARM)
+        self.told_to_warm = False  # sent WARM_UP or a first job (it loads torch after that)
+        self.peak_memory_mb = 0.0
+
+    @property
+    def returncode(self) -> int | None:
+        """As `Popen.returncode`: the exit status, minus the signal, or None (not known yet)."""
+        raise NotImplementedError
+
+    def memory_mb(self) -> float | None:
+        used = private_memory_mb(self.pid)
+        if used is not None:
+            self.peak_memory_mb = max(self.peak_memory_mb, used)
+        return used
+
+    def exited(self) -> bool:
+        return self.returncode is not None
+
+    def describe_exit(self) -> str:
+        code = self.returncode
+        if code is None:
+            return self.no_exit_yet
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exited with status {code}"
+
+    def ask_to_stop(self) -> None:
+        """Tell it to stop after its current job (it exits without tearing torch down)."""
+        from scoring.pool.messages import STOP
+
+        try:
+            self.conn.send(STOP)
+        except OSError:
+            pass  # already gone
+
+
+class ChildProcess(ScoringProcess):
     """A started `scoring.pool.child`; `ready` once it said so (its imports are done)."""
 
     def __init__(
@@ -68,24 +117,16 @@ class ChildProcess:
             )
         finally:
             child_end.close()
-        self.conn: Connection = parent_end
-        self.ready = False
-        self.warm = False  # torch loaded as well (WARM)
-        self.told_to_warm = False  # sent WARM_UP or a first job (it loads torch after that)
-        self.peak_memory_mb = 0.0
+        super().__init__()
+        self.conn = parent_end
 
     @property
-    def pid(self) -> int:
+    def pid(self) -> int:  # type: ignore[override]
         return self.process.pid
 
-    def memory_mb(self) -> float | None:
-        used = private_memory_mb(self.pid)
-        if used is not None:
-            self.peak_memory_mb = max(self.peak_memory_mb, used)
-        return used
-
-    def exited(self) -> bool:
-        return self.process.poll() is not None
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
 
     def wait(self, timeout: float) -> None:
         """Until it has ended, at most `timeout` seconds."""
@@ -93,17 +134,6 @@ class ChildProcess:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             pass
-
-    def describe_exit(self) -> str:
-        code = self.process.returncode
-        if code is None:
-            return "still running"
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exited with status {code}"
 
     def kill(self) -> None:
         """SIGKILL and reap (bounded: a killed process is reaped at once)."""
@@ -114,15 +144,6 @@ class ChildProcess:
         except subprocess.TimeoutExpired:
             pass
         self.conn.close()
-
-    def ask_to_stop(self) -> None:
-        """Tell it to stop after its current job (it exits without tearing torch down)."""
-        from scoring.pool.messages import STOP
-
-        try:
-            self.conn.send(STOP)
-        except OSError:
-            pass  # already gone
 
     def stop(self, grace_seconds: float = 2.0) -> None:
         """Ask it to stop; kill it if it has not within the grace period."""
