@@ -294,7 +294,7 @@ class ScoringPool:
             self._no_start_until = self._clock() + START_RETRY_SECONDS
 
     def _assign(self) -> None:
-        for slot in self._slots:
+        for slot in list(self._slots):  # a process lost on sending is dropped from the list
             if slot.job is not None or not slot.child.ready:
                 continue
             with self._lock:
