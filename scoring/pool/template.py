@@ -47,6 +47,7 @@ def _reap(control: socket.socket) -> None:
 
 
 def _fork(control: socket.socket, wake_r: int, wake_w: int, fd: int) -> int:
+    template_pid = os.getpid()
     pid = os.fork()
     if pid == 0:  # the scoring process
         signal.set_wakeup_fd(-1)
@@ -56,7 +57,7 @@ def _fork(control: socket.socket, wake_r: int, wake_w: int, fd: int) -> int:
         control.close()
         code = 1
         try:
-            die_with_parent(os.getppid())
+            die_with_parent(template_pid)  # also if the template died before this line
             code = run_in_process(fd)
         finally:
             sys.stdout.flush()
@@ -107,5 +108,7 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     try:
         return serve(control)
+    except (BrokenPipeError, ConnectionResetError):
+        return 0  # the parent closed the socket while an exit was being reported
     finally:
         control.close()
