@@ -283,11 +283,14 @@ class ScoringPool:
         if template is None:
             return
         template.stop(grace_seconds=0.5)
-        if template.ready:
-            log.warning("the scoring processes' template (pid %s) %s", template.pid, detail)
-            return
-        self._start_failures += 1
         log.warning("the scoring processes' template (pid %s) %s", template.pid, detail)
+        if not template.ready:
+            self._count_start_failure(detail)
+
+    def _count_start_failure(self, detail: str) -> None:
+        """A process died before it was ready: after a few in a row, fail what is queued and
+        wait a while before starting processes again."""
+        self._start_failures += 1
         if self._start_failures >= START_FAILURES_BEFORE_GIVING_UP:
             self._fail_queued("start", f"scoring processes die as they start ({detail})")
             self._start_failures = 0
@@ -385,12 +388,8 @@ class ScoringPool:
         if job is not None and not job.cancelled:
             job.events.put((job.index, ChildFailed(reason, job.during, detail)))
         if not slot.child.ready:
-            self._start_failures += 1
             log.warning("scoring process %s %s before it was ready", slot.child.pid, detail)
-            if self._start_failures >= START_FAILURES_BEFORE_GIVING_UP:
-                self._fail_queued("start", f"scoring processes die as they start ({detail})")
-                self._start_failures = 0
-                self._no_start_until = self._clock() + START_RETRY_SECONDS
+            self._count_start_failure(detail)
         else:
             self.replaced += 1
             log.warning(
