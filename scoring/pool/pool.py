@@ -71,6 +71,7 @@ class _Job:
     events: queue.Queue
     index: int
     deadline: float | None = None
+    timeout_seconds: float | None = None  # the limit it started under (limits may change)
     cancelled: bool = False
 
 
@@ -305,7 +306,7 @@ class ScoringPool:
             if job is None:
                 self._warm_idle()
                 continue
-            timeout = self.limits.timeout_seconds
+            timeout = job.timeout_seconds = self.limits.timeout_seconds
             job.deadline = None if timeout is None else self._clock() + timeout
             slot.job = job
             slot.child.told_to_warm = True  # after its first job, at the latest
@@ -375,9 +376,7 @@ class ScoringPool:
                 self._lose(slot, "memory", f"used {used:,.0f} MB, the limit is {cap:,.0f} MB")
             elif slot.job.deadline is not None and now > slot.job.deadline:
                 child.kill()
-                self._lose(
-                    slot, "timeout", f"still working after {self.limits.timeout_seconds:g} s"
-                )
+                self._lose(slot, "timeout", f"still working after {slot.job.timeout_seconds:g} s")
 
     def _lose(self, slot: _Slot, reason: str, detail: str) -> None:
         """The slot's process is gone or killed: fail its job, drop it (a new one starts)."""

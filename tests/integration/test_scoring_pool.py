@@ -273,6 +273,24 @@ def test_memory_or_time_over_the_limit_while_scoring_is_ours(
     assert len(card.tasks) == len(tasks)
 
 
+def test_a_job_is_timed_out_under_the_limit_it_started_with(folder, challenge, tasks, expected):
+    """Limits may be replaced at any time: a job past the deadline it started with is ended
+    with that limit in its message, also after the limits were lifted meanwhile."""
+    now = [0.0]
+    with ScoringPool(1, os.environ, PoolLimits(None, 5.0), clock=lambda: now[0]) as pool:
+        with shared_submission(pool, folder, submission(challenge), expected, OPTIONS) as shared:
+
+            def lift_the_limits_then_pass_the_deadline(*_: int) -> None:
+                pool.limits = NO_LIMITS
+                now[0] = 10.0
+
+            with pytest.raises(ChildFailed) as caught:
+                score_shared(pool, shared, tasks, CONFIG.replace(epochs=400), 1,
+                             on_progress=lift_the_limits_then_pass_the_deadline)
+    assert (caught.value.reason, caught.value.during) == ("timeout", "scoring")
+    assert caught.value.detail == "still working after 5 s"
+
+
 def test_time_over_the_limit_while_reading_is_the_participants_error(
     pool, folder, challenge, tasks, expected
 ):
